@@ -1,0 +1,12 @@
+// Command abra is the Co-op Cloud command-line tool.
+package main
+
+import (
+	"os"
+
+	"coopcloud.tech/abra/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,201 @@
+// Package app models Co-op Cloud apps: an env file per app under
+// $ABRA_DIR/servers/<server>/<domain>.env, and their lifecycle on a swarm
+// (new, deploy, undeploy, remove).
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"coopcloud.tech/abra/internal/envfile"
+	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/server"
+)
+
+// ErrUnknown is wrapped by errors about apps that have no env file.
+var ErrUnknown = errors.New("unknown app")
+
+// ErrExists is returned when creating an app whose domain is already taken.
+var ErrExists = errors.New("app already exists")
+
+// MaxStackNameLength keeps derived Docker names (<stack>_<secret>_<version>,
+// <stack>_<service>) within Docker's 64-character limit, as abra does.
+const MaxStackNameLength = 45
+
+// App is one app: its domain (which names it), server and env file.
+type App struct {
+	Domain string
+	Server string
+	Path   string
+	Env    *envfile.File
+}
+
+// recipeKey is the env key naming the recipe: TYPE (older) or RECIPE.
+func (a *App) recipeKey() string {
+	if _, ok := a.Env.Get("RECIPE"); ok {
+		return "RECIPE"
+	}
+	return "TYPE"
+}
+
+func (a *App) recipeValue() string {
+	v, _ := a.Env.Get(a.recipeKey())
+	return strings.TrimSpace(v)
+}
+
+// Recipe is the recipe name from TYPE= or RECIPE= ("wordpress:1.2.0+6.4.1" → "wordpress").
+func (a *App) Recipe() string {
+	name, _, _ := strings.Cut(a.recipeValue(), ":")
+	return name
+}
+
+// PinnedVersion is the version after ":" in TYPE=/RECIPE=, or "".
+func (a *App) PinnedVersion() string {
+	_, v, _ := strings.Cut(a.recipeValue(), ":")
+	return v
+}
+
+// Pin records the deployed version as TYPE=<recipe>:<version> (or RECIPE=).
+func (a *App) Pin(version string) {
+	v := a.Recipe()
+	if version != "" {
+		v += ":" + version
+	}
+	a.Env.Set(a.recipeKey(), v)
+}
+
+// StackName is the swarm stack name of the app.
+func (a *App) StackName() string { return StackName(a.Domain) }
+
+// StackName turns a domain into a stack name: dots become underscores and the
+// result is cut to MaxStackNameLength characters.
+func StackName(domain string) string {
+	s := strings.ReplaceAll(domain, ".", "_")
+	if len(s) > MaxStackNameLength {
+		s = s[:MaxStackNameLength]
+	}
+	return s
+}
+
+// Save writes the env file atomically.
+func (a *App) Save() error { return a.Env.WriteFile(a.Path) }
+
+// Store is the app side of $ABRA_DIR.
+type Store struct {
+	Root string // $ABRA_DIR
+}
+
+// Servers is the servers registry of this ABRA_DIR.
+func (s Store) Servers() server.Store { return server.Store{Dir: filepath.Join(s.Root, "servers")} }
+
+// RecipesDir is where recipe clones live.
+func (s Store) RecipesDir() string { return filepath.Join(s.Root, "recipes") }
+
+// RecipeDir is the clone of the named recipe.
+func (s Store) RecipeDir(name string) string { return filepath.Join(s.RecipesDir(), name) }
+
+// Ref names an app's env file without loading it.
+type Ref struct {
+	Domain, Server, Path string
+}
+
+// Refs lists every app env file on every server, sorted by server then domain.
+func (s Store) Refs() ([]Ref, error) {
+	servers, err := s.Servers().List()
+	if err != nil {
+		return nil, err
+	}
+	var refs []Ref
+	for _, srv := range servers {
+		domains, err := s.Servers().Apps(srv)
+		if err != nil {
+			return nil, err
+		}
+		slices.Sort(domains)
+		for _, d := range domains {
+			refs = append(refs, Ref{Domain: d, Server: srv, Path: filepath.Join(s.Servers().Path(srv), d+".env")})
+		}
+	}
+	return refs, nil
+}
+
+// Find locates an app by domain across all servers.
+func (s Store) Find(domain string) (Ref, error) {
+	refs, err := s.Refs()
+	if err != nil {
+		return Ref{}, err
+	}
+	for _, r := range refs {
+		if r.Domain == domain {
+			return r, nil
+		}
+	}
+	return Ref{}, hint.With(fmt.Errorf("%w %q: no env file %s.env under %s", ErrUnknown, domain, domain, s.Servers().Dir),
+		"run 'abra app ls' to see your apps, or 'abra app new <recipe> --domain "+domain+"' to create it")
+}
+
+// Load reads the app's env file.
+func (r Ref) Load() (*App, error) {
+	env, err := envfile.Load(r.Path)
+	if err != nil {
+		return nil, err
+	}
+	return &App{Domain: r.Domain, Server: r.Server, Path: r.Path, Env: env}, nil
+}
+
+// Get finds and loads an app.
+func (s Store) Get(domain string) (*App, error) {
+	ref, err := s.Find(domain)
+	if err != nil {
+		return nil, err
+	}
+	return ref.Load()
+}
+
+// NewOptions describes an app to create.
+type NewOptions struct {
+	Recipe  string
+	Version string // pinned into TYPE= when set
+	Server  string
+	Domain  string
+	Sample  []byte // the recipe's .env.sample at the chosen version
+}
+
+// Create writes a new app env file from the recipe's .env.sample, with DOMAIN
+// and TYPE set. It refuses a domain that exists on any server.
+func (s Store) Create(o NewOptions) (*App, error) {
+	if err := s.Servers().Check(o.Server); err != nil {
+		return nil, err
+	}
+	if o.Domain == "" || strings.ContainsAny(o.Domain, "/\\ \t") {
+		return nil, fmt.Errorf("invalid domain %q: want a host name like app.example.org", o.Domain)
+	}
+	if ref, err := s.Find(o.Domain); err == nil {
+		return nil, hint.With(fmt.Errorf("%w: %s is already on server %s (%s)", ErrExists, o.Domain, ref.Server, ref.Path),
+			"choose another --domain, or remove the existing app with 'abra app remove "+o.Domain+"'")
+	}
+	path := filepath.Join(s.Servers().Path(o.Server), o.Domain+".env")
+	env, err := envfile.Parse(path, o.Sample)
+	if err != nil {
+		return nil, fmt.Errorf("recipe %s .env.sample: %w", o.Recipe, err)
+	}
+	a := &App{Domain: o.Domain, Server: o.Server, Path: path, Env: env}
+	if _, ok := env.Get("RECIPE"); !ok {
+		env.Set("TYPE", o.Recipe)
+	} else {
+		env.Set("RECIPE", o.Recipe)
+	}
+	a.Pin(o.Version)
+	env.Set("DOMAIN", o.Domain)
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrExists, path)
+	}
+	if err := a.Save(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return a, nil
+}

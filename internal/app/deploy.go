@@ -1,0 +1,283 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	composetypes "github.com/docker/cli/cli/compose/types"
+
+	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/recipe"
+	"coopcloud.tech/abra/internal/stack"
+	"coopcloud.tech/abra/internal/step"
+	"coopcloud.tech/abra/internal/swarm"
+)
+
+// ErrAlreadyDeployed is returned when deploying the version that already runs.
+var ErrAlreadyDeployed = errors.New("already deployed")
+
+// ErrNotDeployed is returned by operations that need a deployed app.
+var ErrNotDeployed = errors.New("not deployed")
+
+// DefaultTimeout is how long a deploy waits for convergence without a
+// coop-cloud.<stack>.timeout label. Generous: slow healthchecks are common.
+const DefaultTimeout = 300 * time.Second
+
+// DeployOptions are the choices of `abra app deploy`.
+type DeployOptions struct {
+	Version          string // explicit version; "" means pinned, else latest
+	Chaos            bool   // deploy the recipe's work tree as it is
+	Force            bool   // redeploy the same version
+	IgnoreEnvVersion bool   // ignore the version pinned in the env file
+	NoConvergeChecks bool   // do not wait for the services to converge
+	Offline          bool   // do not ask the registry for image digests
+}
+
+// DeployResult says what was deployed.
+type DeployResult struct {
+	App      string
+	Stack    string
+	Recipe   string
+	Version  string // release deployed, or "" for chaos
+	Chaos    string // chaos version (commit[+U]) when chaos
+	Services []stack.ServiceStatus
+	Warnings []string
+}
+
+// Deployer deploys apps to one server's cluster.
+type Deployer struct {
+	Store    Store
+	Cluster  swarm.Cluster
+	Observer step.Observer
+}
+
+func (d *Deployer) note(stepName, format string, args ...any) {
+	if d.Observer != nil {
+		d.Observer.Note(stepName, fmt.Sprintf(format, args...))
+	}
+}
+
+// Deploy deploys the app at the chosen version and waits until it converged.
+func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*DeployResult, error) {
+	res := &DeployResult{App: a.Domain, Stack: a.StackName(), Recipe: a.Recipe()}
+	var (
+		src     *Source
+		loaded  *stack.Loaded
+		spec    *stack.Spec
+		ids     []string
+		snap    stack.Snapshot
+		timeout = DefaultTimeout
+	)
+	defer func() {
+		if src != nil {
+			src.Close()
+		}
+	}()
+	steps := []step.Step{
+		{Name: "check out recipe", Run: func(ctx context.Context) error {
+			version := o.Version
+			if version == "" && !o.IgnoreEnvVersion {
+				version = a.PinnedVersion()
+			}
+			var err error
+			src, err = d.Store.Checkout(ctx, a.Recipe(), version, o.Chaos)
+			if err != nil {
+				return err
+			}
+			res.Version = src.Version
+			if src.Chaos {
+				res.Chaos = src.ChaosVersion()
+				d.note("check out recipe", "%s work tree at %s (chaos)", src.Recipe, res.Chaos)
+			} else {
+				d.note("check out recipe", "%s %s", src.Recipe, src.Version)
+			}
+			return nil
+		}},
+		{Name: "load compose files", Run: func(ctx context.Context) error {
+			var err error
+			loaded, err = LoadCompose(a, src)
+			if err != nil {
+				return err
+			}
+			res.Warnings = loaded.Warnings
+			for _, w := range loaded.Warnings {
+				d.note("load compose files", "warning: %s", w)
+			}
+			setAbraLabels(loaded.Config, a, src)
+			timeout = stackTimeout(loaded.Config, a.StackName())
+			spec, err = stack.Plan(a.StackName(), loaded.Config)
+			return err
+		}},
+		{Name: "check server", Run: func(ctx context.Context) error {
+			if err := CheckManager(ctx, d.Cluster, a.Server); err != nil {
+				return err
+			}
+			if o.Force || o.Chaos {
+				return nil
+			}
+			deployed, err := DeployedState(ctx, d.Cluster, a.StackName())
+			if err != nil {
+				return err
+			}
+			if deployed.Deployed && !deployed.Chaos && deployed.Version == src.Version {
+				return hint.With(fmt.Errorf("%w: %s runs %s %s", ErrAlreadyDeployed, a.Domain, a.Recipe(), src.Version),
+					"pass --force to deploy it again, or name another version")
+			}
+			return nil
+		}},
+		{Name: "apply stack", Run: func(ctx context.Context) error {
+			var err error
+			if snap, err = stack.TakeSnapshot(ctx, d.Cluster, a.StackName()); err != nil {
+				return err
+			}
+			ids, err = stack.Apply(ctx, d.Cluster, spec, stack.DeployOptions{QueryRegistry: !o.Offline}, func(e stack.Event) {
+				if e.Action == "warn" {
+					d.note("apply stack", "warning: %s: %s", e.Name, e.Detail)
+					return
+				}
+				d.note("apply stack", "%s %s %s", e.Action, e.Kind, e.Name)
+			})
+			return explainApplyError(err, a)
+		}},
+	}
+	if !o.NoConvergeChecks {
+		steps = append(steps, step.Step{Name: "wait for convergence", Run: func(ctx context.Context) error {
+			d.note("wait for convergence", "timeout %s", timeout)
+			err := stack.Wait(ctx, d.Cluster, a.StackName(), ids, stack.WaitOptions{
+				Timeout: timeout, Before: snap,
+				Progress: func(st []stack.ServiceStatus) {
+					res.Services = st
+					parts := make([]string, len(st))
+					for i, s := range st {
+						parts[i] = s.String()
+					}
+					d.note("wait for convergence", "%s", strings.Join(parts, ", "))
+				},
+			})
+			var nc *stack.NotConvergedError
+			if errors.As(err, &nc) {
+				res.Services = nc.Services
+				return hint.With(err, fmt.Sprintf("inspect with 'abra app ps %s' and 'abra app logs %s'", a.Domain, a.Domain))
+			}
+			return err
+		}})
+	}
+	steps = append(steps, step.Step{Name: "record version", Run: func(ctx context.Context) error {
+		if src.Chaos {
+			return nil // the env file keeps its pinned release
+		}
+		if a.PinnedVersion() == src.Version {
+			return nil
+		}
+		a.Pin(src.Version)
+		return a.Save()
+	}})
+	return res, step.Run(ctx, d.Observer, steps...)
+}
+
+// CheckManager verifies the server is a swarm manager, with the command that fixes it.
+func CheckManager(ctx context.Context, c swarm.Cluster, server string) error {
+	info, err := c.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("server %s: %w", server, err)
+	}
+	if info.SwarmState != "active" {
+		return hint.With(fmt.Errorf("server %s: %w (swarm state: %s)", server, swarm.ErrNotManager, info.SwarmState),
+			"run on the server: docker swarm init --advertise-addr <server address>")
+	}
+	if !info.IsManager {
+		return hint.With(fmt.Errorf("server %s: %w (it is a worker)", server, swarm.ErrNotManager),
+			"point abra at a manager node, or promote this one: docker node promote <node>")
+	}
+	return nil
+}
+
+// Env is the environment a recipe's compose files are interpolated with: the
+// app env file, the `export` lines of the recipe's abra.sh, STACK_NAME and DOMAIN.
+func Env(a *App, dir string) (map[string]string, error) {
+	env := map[string]string{}
+	script, err := os.ReadFile(filepath.Join(dir, "abra.sh"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	maps.Copy(env, recipe.Exports(script))
+	maps.Copy(env, a.Env.Values())
+	env["STACK_NAME"] = a.StackName()
+	if _, ok := env["DOMAIN"]; !ok {
+		env["DOMAIN"] = a.Domain
+	}
+	return env, nil
+}
+
+// LoadCompose loads the app's compose files (COMPOSE_FILE) from the source.
+func LoadCompose(a *App, src *Source) (*stack.Loaded, error) {
+	env, err := Env(a, src.Dir)
+	if err != nil {
+		return nil, err
+	}
+	files := stack.ComposeFiles(env["COMPOSE_FILE"])
+	loaded, err := stack.Load(stack.LoadOptions{Dir: src.Dir, Files: files, Env: env})
+	if err != nil {
+		return nil, fmt.Errorf("recipe %s: %w", src.Recipe, err)
+	}
+	return loaded, nil
+}
+
+// Label names abra puts on an app's "app" service.
+func Label(stackName, key string) string { return "coop-cloud." + stackName + "." + key }
+
+func setAbraLabels(cfg *composetypes.Config, a *App, src *Source) {
+	stackName := a.StackName()
+	for i := range cfg.Services {
+		svc := &cfg.Services[i]
+		if svc.Name != "app" {
+			continue
+		}
+		if svc.Deploy.Labels == nil {
+			svc.Deploy.Labels = composetypes.Labels{}
+		}
+		l := svc.Deploy.Labels
+		if !src.Chaos {
+			l[Label(stackName, "version")] = src.Version
+		}
+		l[Label(stackName, "chaos")] = strconv.FormatBool(src.Chaos)
+		if src.Chaos {
+			l[Label(stackName, "chaos-version")] = src.ChaosVersion()
+		}
+		l[Label(stackName, "recipe")] = src.Recipe
+		auto, _ := a.Env.Get("ENABLE_AUTO_UPDATE")
+		l[Label(stackName, "autoupdate")] = strconv.FormatBool(auto == "true" || auto == "1")
+	}
+}
+
+func stackTimeout(cfg *composetypes.Config, stackName string) time.Duration {
+	for _, svc := range cfg.Services {
+		if v, ok := svc.Deploy.Labels[Label(stackName, "timeout")]; ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+				return time.Duration(n) * time.Second
+			}
+		}
+	}
+	return DefaultTimeout
+}
+
+func explainApplyError(err error, a *App) error {
+	if err == nil {
+		return nil
+	}
+	var missing *stack.MissingNetworkError
+	if errors.As(err, &missing) {
+		return hint.With(err, missing.Hint())
+	}
+	if strings.Contains(err.Error(), "secret not found") {
+		return hint.With(err, "generate the app's secrets with 'abra app secret generate "+a.Domain+" --all'")
+	}
+	return err
+}

@@ -1,0 +1,176 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/cli/cli/compose/convert"
+	mobyswarm "github.com/moby/moby/api/types/swarm"
+
+	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/stack"
+	"coopcloud.tech/abra/internal/swarm"
+)
+
+// Undeploy removes the app's services, configs and networks and waits until
+// they are gone. Volumes and secrets stay.
+func Undeploy(ctx context.Context, c swarm.Cluster, a *App, notify func(stack.Event)) error {
+	st, err := DeployedState(ctx, c, a.StackName())
+	if err != nil {
+		return err
+	}
+	if !st.Deployed {
+		return hint.With(fmt.Errorf("%s: %w", a.Domain, ErrNotDeployed), "deploy it with 'abra app deploy "+a.Domain+"'")
+	}
+	if err := stack.Remove(ctx, c, a.StackName(), notify); err != nil {
+		return err
+	}
+	return stack.WaitRemoved(ctx, c, a.StackName(), 2*time.Minute)
+}
+
+// Leftovers are what stays of an undeployed app on the server.
+type Leftovers struct {
+	Volumes []string
+	Secrets []string // Docker names
+	secrets []swarm.Object
+}
+
+// FindLeftovers lists the app's volumes and secrets on the server.
+func FindLeftovers(ctx context.Context, c swarm.Cluster, a *App) (Leftovers, error) {
+	var l Leftovers
+	vols, err := c.Volumes(ctx, a.StackName())
+	if err != nil {
+		return l, fmt.Errorf("list volumes: %w", err)
+	}
+	l.Volumes = vols
+	all, err := c.Secrets(ctx, "")
+	if err != nil {
+		return l, fmt.Errorf("list secrets: %w", err)
+	}
+	for _, s := range all {
+		if strings.HasPrefix(s.Name, a.StackName()+"_") {
+			l.secrets = append(l.secrets, s)
+			l.Secrets = append(l.Secrets, s.Name)
+		}
+	}
+	slices.Sort(l.Secrets)
+	return l, nil
+}
+
+// Remove deletes an undeployed app: its volumes, secrets and env file.
+func Remove(ctx context.Context, c swarm.Cluster, a *App, l Leftovers) error {
+	st, err := DeployedState(ctx, c, a.StackName())
+	if err != nil {
+		return err
+	}
+	if st.Deployed {
+		return hint.With(fmt.Errorf("%s is still deployed", a.Domain), "undeploy it first: abra app undeploy "+a.Domain)
+	}
+	var errs []error
+	for _, v := range l.Volumes {
+		if err := c.RemoveVolume(ctx, v); err != nil && !errors.Is(err, swarm.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", v, err))
+		}
+	}
+	for _, s := range l.secrets {
+		if err := c.RemoveSecret(ctx, s.ID); err != nil && !errors.Is(err, swarm.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("remove secret %s: %w", s.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w; the env file %s was kept so you can retry", errors.Join(errs...), a.Path)
+	}
+	if err := os.Remove(a.Path); err != nil {
+		return fmt.Errorf("remove env file: %w", err)
+	}
+	return nil
+}
+
+// Task is one row of `abra app ps`.
+type Task struct {
+	Service string `json:"service"`
+	Image   string `json:"image"`
+	Node    string `json:"node"`
+	State   string `json:"state"`
+	Desired string `json:"desired"`
+	Since   string `json:"since"`
+	Error   string `json:"error,omitempty"`
+	Health  string `json:"health,omitempty"`
+}
+
+// Tasks lists the app's current tasks (those meant to run, and recent failures).
+func Tasks(ctx context.Context, c swarm.Cluster, a *App) ([]Task, error) {
+	services, err := c.Services(ctx, a.StackName())
+	if err != nil {
+		return nil, err
+	}
+	if len(services) == 0 {
+		return nil, hint.With(fmt.Errorf("%s: %w", a.Domain, ErrNotDeployed), "deploy it with 'abra app deploy "+a.Domain+"'")
+	}
+	names := map[string]string{}
+	ns := convert.NewNamespace(a.StackName())
+	for _, s := range services {
+		names[s.ID] = ns.Descope(s.Spec.Name)
+	}
+	tasks, err := c.Tasks(ctx, a.StackName())
+	if err != nil {
+		return nil, err
+	}
+	containers, err := c.Containers(ctx, a.StackName())
+	if err != nil {
+		return nil, err
+	}
+	health := map[string]string{}
+	for _, ct := range containers {
+		health[ct.ID] = ct.Health
+	}
+	var out []Task
+	for _, t := range tasks {
+		if t.DesiredState != mobyswarm.TaskStateRunning && t.Status.State != mobyswarm.TaskStateFailed && t.Status.State != mobyswarm.TaskStateRejected {
+			continue
+		}
+		row := Task{
+			Service: names[t.ServiceID], Node: t.NodeID, State: string(t.Status.State),
+			Desired: string(t.DesiredState), Since: t.Status.Timestamp.UTC().Format(time.RFC3339), Error: t.Status.Err,
+		}
+		if t.Spec.ContainerSpec != nil {
+			row.Image = strings.Split(t.Spec.ContainerSpec.Image, "@")[0]
+		}
+		if t.Status.ContainerStatus != nil {
+			row.Health = health[t.Status.ContainerStatus.ContainerID]
+		}
+		out = append(out, row)
+	}
+	slices.SortStableFunc(out, func(a, b Task) int {
+		if c := strings.Compare(a.Service, b.Service); c != 0 {
+			return c
+		}
+		return strings.Compare(b.Since, a.Since)
+	})
+	return out, nil
+}
+
+// ServiceID finds the ID of one of the app's services by short name.
+func ServiceID(ctx context.Context, c swarm.Cluster, a *App, service string) (string, error) {
+	services, err := c.Services(ctx, a.StackName())
+	if err != nil {
+		return "", err
+	}
+	var known []string
+	for _, s := range services {
+		short := convert.NewNamespace(a.StackName()).Descope(s.Spec.Name)
+		if short == service {
+			return s.ID, nil
+		}
+		known = append(known, short)
+	}
+	if len(services) == 0 {
+		return "", hint.With(fmt.Errorf("%s: %w", a.Domain, ErrNotDeployed), "deploy it with 'abra app deploy "+a.Domain+"'")
+	}
+	return "", fmt.Errorf("%s has no service %q (services: %s)", a.Domain, service, strings.Join(known, ", "))
+}

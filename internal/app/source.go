@@ -1,0 +1,96 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/recipe"
+)
+
+// Source is a recipe's files at the version an operation works on.
+type Source struct {
+	Recipe  string
+	Dir     string // where the compose files are
+	Version string // the release, or "" for a chaos (work tree) source
+	Chaos   bool
+	Commit  string // chaos: the work tree's HEAD
+	Dirty   bool   // chaos: uncommitted changes
+	cleanup func()
+}
+
+// Close removes the temporary export, if any.
+func (s *Source) Close() {
+	if s.cleanup != nil {
+		s.cleanup()
+	}
+}
+
+// ChaosVersion is the label value for a chaos deploy: the commit, +U when dirty.
+func (s *Source) ChaosVersion() string {
+	short := s.Commit
+	if len(short) > 8 {
+		short = short[:8]
+	}
+	if s.Dirty {
+		short += "+U"
+	}
+	return short
+}
+
+// OpenRecipe opens the recipe's clone, with a hint to fetch it when missing.
+func (s Store) OpenRecipe(name string) (*recipe.Repo, error) {
+	if name == "" {
+		return nil, errors.New("no recipe named: the env file needs TYPE=<recipe> (or RECIPE=)")
+	}
+	repo, err := recipe.Open(s.RecipeDir(name))
+	if err != nil {
+		return nil, hint.With(fmt.Errorf("recipe %s: %w", name, err), "run 'abra recipe fetch "+name+"' first")
+	}
+	return repo, nil
+}
+
+// Checkout prepares the recipe's files. With chaos it is the clone's work tree
+// as it is; otherwise the release is exported to a temporary directory, so the
+// shared clone is never switched and concurrent abra processes cannot clobber
+// each other. An empty version means the latest release.
+func (s Store) Checkout(ctx context.Context, name, version string, chaos bool) (*Source, error) {
+	repo, err := s.OpenRecipe(name)
+	if err != nil {
+		return nil, err
+	}
+	if chaos {
+		commit, dirty, err := repo.Head()
+		if err != nil {
+			return nil, fmt.Errorf("recipe %s: %w", name, err)
+		}
+		return &Source{Recipe: name, Dir: s.RecipeDir(name), Chaos: true, Commit: commit, Dirty: dirty}, nil
+	}
+	var rel recipe.Release
+	if version == "" {
+		rel, err = repo.Latest()
+		if errors.Is(err, recipe.ErrNoReleases) {
+			return nil, hint.With(fmt.Errorf("recipe %s has no published versions", name),
+				"deploy the work tree with --chaos, or release a version with 'abra recipe release "+name+"'")
+		}
+	} else {
+		rel, err = repo.Find(version)
+	}
+	if err != nil {
+		return nil, hint.With(fmt.Errorf("recipe %s: %w", name, err), "list versions with 'abra recipe versions "+name+"'")
+	}
+	dir, err := os.MkdirTemp("", "abra-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { _ = os.RemoveAll(dir) }
+	dest := filepath.Join(dir, name)
+	if err := repo.Export(ctx, rel.Tag, dest); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("recipe %s: check out %s: %w", name, rel.Tag, err)
+	}
+	return &Source{Recipe: name, Dir: dest, Version: rel.Tag, Commit: rel.Commit, cleanup: cleanup}, nil
+}

@@ -1,0 +1,98 @@
+package appcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"coopcloud.tech/abra/internal/app"
+	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/recipe"
+)
+
+type newOptions struct {
+	f       *command.Factory
+	recipe  string
+	version string
+	server  string
+	domain  string
+	chaos   bool
+}
+
+func newNewCmd(f *command.Factory, runF func(context.Context, *newOptions) error) *cobra.Command {
+	o := &newOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "new <recipe> [version] --server <server> --domain <domain>",
+		Short: "Create an app: an env file from the recipe's .env.sample",
+		Long: `Create a new app of a recipe on a server.
+
+The recipe's .env.sample (at [version], else the latest release) is copied to
+$ABRA_DIR/servers/<server>/<domain>.env with DOMAIN and TYPE set. Edit it with
+'abra app config <domain>', then 'abra app deploy <domain>'.`,
+		Example: "  abra app new wordpress --server example.org --domain blog.example.org",
+		Args:    command.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.recipe = args[0]
+			if len(args) == 2 {
+				o.version = args[1]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runNew(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVarP(&o.server, "server", "s", "", "server to deploy the app to")
+	cmd.Flags().StringVarP(&o.domain, "domain", "D", "", "domain name of the app")
+	cmd.Flags().BoolVarP(&o.chaos, "chaos", "C", false, "use the recipe's work tree instead of a release")
+	return cmd
+}
+
+func runNew(ctx context.Context, o *newOptions) error {
+	store := o.f.Store()
+	var err error
+	if o.server == "" {
+		if o.server, err = o.f.Ask("server", "--server <server>"); err != nil {
+			return err
+		}
+	}
+	if err := store.Servers().Check(o.server); err != nil {
+		return err
+	}
+	if o.domain == "" {
+		if o.domain, err = o.f.Ask("domain", "--domain <domain>"); err != nil {
+			return err
+		}
+	}
+	repo, err := store.OpenRecipe(o.recipe)
+	if err != nil {
+		return err
+	}
+	chaos := o.chaos
+	if !chaos && o.version == "" {
+		if _, err := repo.Latest(); errors.Is(err, recipe.ErrNoReleases) {
+			chaos = true // nothing released yet: the work tree is all there is
+			fmt.Fprintf(o.f.IO.Err, "recipe %s has no releases: using its work tree\n", o.recipe)
+		}
+	}
+	src, err := store.Checkout(ctx, o.recipe, o.version, chaos)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	samplePath := filepath.Join(src.Dir, ".env.sample")
+	sample, err := os.ReadFile(samplePath)
+	if err != nil {
+		return fmt.Errorf("recipe %s: read .env.sample: %w", o.recipe, err)
+	}
+	a, err := store.Create(app.NewOptions{Recipe: o.recipe, Version: o.version, Server: o.server, Domain: o.domain, Sample: sample})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.f.IO.Err, "app %s created: %s\nnext: 'abra app config %s' to edit, 'abra app deploy %s' to deploy\n", a.Domain, a.Path, a.Domain, a.Domain)
+	return nil
+}

@@ -1,0 +1,116 @@
+// Package cli is abra's command-line front end: the root command, global flags,
+// and the one place where errors become messages, hints and exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+
+	"coopcloud.tech/abra/internal/cli/appcmd"
+	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/cli/recipecmd"
+	"coopcloud.tech/abra/internal/cli/servercmd"
+	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/stack"
+	"coopcloud.tech/abra/internal/ui"
+)
+
+// Version is set at build time with -ldflags "-X coopcloud.tech/abra/internal/cli.Version=…".
+var Version = "dev"
+
+// Exit codes, documented in the README.
+const (
+	ExitOK           = 0
+	ExitFailure      = 1
+	ExitUsage        = 2
+	ExitPartial      = 3
+	ExitNotConverged = 4
+	ExitInterrupted  = 130
+)
+
+// ErrPartial is wrapped by errors of batch commands where some items failed.
+var ErrPartial = errors.New("some items failed")
+
+// NewRootCmd builds the command tree. The list of commands is explicit.
+func NewRootCmd(f *command.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "abra",
+		Short:         "The Co-op Cloud command-line tool",
+		Long:          "abra deploys and manages libre apps (recipes) on Docker Swarm servers.\n\nState lives in $ABRA_DIR (default ~/.abra): servers/<server>/<domain>.env per app, recipes/<recipe> git clones.",
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			if f.Debug {
+				logrus.SetLevel(logrus.DebugLevel)
+			}
+		},
+	}
+	root.SetVersionTemplate("abra {{.Version}}\n")
+	pf := root.PersistentFlags()
+	pf.BoolVarP(&f.NoInput, "no-input", "n", false, "never prompt; fail naming the flag to pass instead")
+	pf.BoolVarP(&f.Offline, "offline", "o", false, "never touch the network (git remotes, registries)")
+	pf.BoolVarP(&f.Debug, "debug", "d", false, "show debug output")
+	root.Flags().BoolP("version", "v", false, "print the version")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &command.UsageError{Err: fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath())}
+	})
+	root.AddCommand(
+		appcmd.NewCmd(f),
+		servercmd.NewCmd(f),
+		recipecmd.NewCmd(f),
+	)
+	return root
+}
+
+// Main runs abra with the arguments and streams, and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	f := command.NewFactory(ui.IO{In: stdin, Out: stdout, Err: stderr})
+	// docker/cli's compose loader warns through logrus (unset variables…): stderr.
+	logrus.SetOutput(stderr)
+	logrus.SetFormatter(&logrus.TextFormatter{DisableTimestamp: true, DisableColors: !f.IO.Color()})
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	return report(stderr, ctx, err)
+}
+
+func report(w io.Writer, ctx context.Context, err error) int {
+	fmt.Fprintf(w, "abra: %v\n", err)
+	if h := hint.Of(err); h != "" {
+		fmt.Fprintf(w, "hint: %s\n", h)
+	}
+	var usage *command.UsageError
+	switch {
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &usage):
+		return ExitUsage
+	case errors.Is(err, stack.ErrNotConverged):
+		return ExitNotConverged
+	case errors.Is(err, ErrPartial):
+		return ExitPartial
+	case strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag"):
+		return ExitUsage
+	}
+	return ExitFailure
+}

@@ -1,0 +1,137 @@
+// Package command holds what every abra command shares: the Factory of lazily
+// built collaborators, global flag values, and usage errors.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/docker/cli/cli/connhelper"
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"coopcloud.tech/abra/internal/app"
+	"coopcloud.tech/abra/internal/server"
+	"coopcloud.tech/abra/internal/swarm"
+	"coopcloud.tech/abra/internal/swarm/dockerswarm"
+	"coopcloud.tech/abra/internal/ui"
+)
+
+// Factory gives commands their collaborators. Only Main builds one.
+type Factory struct {
+	IO      ui.IO
+	AbraDir string
+
+	// Global flags.
+	NoInput bool
+	Offline bool
+	Debug   bool
+
+	// Connect builds a cluster client for a server; tests may replace it with a fake.
+	Connect func(ctx context.Context, serverName string) (swarm.Cluster, error)
+
+	mu       sync.Mutex
+	clusters map[string]swarm.Cluster
+}
+
+// NewFactory returns a Factory over real Docker connections.
+func NewFactory(io ui.IO) *Factory {
+	f := &Factory{IO: io, AbraDir: DefaultAbraDir(), clusters: map[string]swarm.Cluster{}}
+	f.Connect = dockerConnect
+	return f
+}
+
+// DefaultAbraDir is $ABRA_DIR, or ~/.abra.
+func DefaultAbraDir() string {
+	if d := os.Getenv("ABRA_DIR"); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".abra"
+	}
+	return filepath.Join(home, ".abra")
+}
+
+// Store is the app store rooted at ABRA_DIR.
+func (f *Factory) Store() app.Store { return app.Store{Root: f.AbraDir} }
+
+// Cluster returns the (cached) cluster client for a registered server.
+func (f *Factory) Cluster(ctx context.Context, serverName string) (swarm.Cluster, error) {
+	if err := f.Store().Servers().Check(serverName); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.clusters[serverName]; ok {
+		return c, nil
+	}
+	c, err := f.Connect(ctx, serverName)
+	if err != nil {
+		return nil, fmt.Errorf("connect to server %s: %w", serverName, err)
+	}
+	if f.clusters == nil {
+		f.clusters = map[string]swarm.Cluster{}
+	}
+	f.clusters[serverName] = c
+	return c, nil
+}
+
+// dockerConnect reaches the local daemon for "default" (DOCKER_HOST honoured),
+// and any other server over SSH with the system ssh client, so ~/.ssh/config,
+// the agent and known_hosts apply.
+func dockerConnect(_ context.Context, name string) (swarm.Cluster, error) {
+	if name == server.Local {
+		return dockerswarm.New()
+	}
+	helper, err := connhelper.GetConnectionHelper("ssh://" + name)
+	if err != nil {
+		return nil, err
+	}
+	return dockerswarm.New(
+		client.WithHost(helper.Host),
+		client.WithDialContext(helper.Dialer),
+	)
+}
+
+// UsageError marks errors in how a command was called (exit code 2).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a UsageError.
+func Usagef(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// ErrNeedsInput is wrapped when a value is missing and prompting is not possible.
+var ErrNeedsInput = errors.New("missing input")
+
+// ExactArgs is cobra.ExactArgs returning a UsageError.
+func ExactArgs(n int) cobra.PositionalArgs { return wrapArgs(cobra.ExactArgs(n)) }
+
+// RangeArgs is cobra.RangeArgs returning a UsageError.
+func RangeArgs(min, max int) cobra.PositionalArgs { return wrapArgs(cobra.RangeArgs(min, max)) }
+
+// NoArgs is cobra.NoArgs returning a UsageError.
+func NoArgs(cmd *cobra.Command, args []string) error { return wrapArgs(cobra.NoArgs)(cmd, args) }
+
+func wrapArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return &UsageError{Err: fmt.Errorf("%s: %w (see '%s --help')", cmd.CommandPath(), err, cmd.CommandPath())}
+		}
+		return nil
+	}
+}
+
+// AddJSONFlag adds --json with its abra alias -m/--machine.
+func AddJSONFlag(cmd *cobra.Command, p *bool) {
+	cmd.Flags().BoolVar(p, "json", false, "print JSON (stable snake_case fields)")
+	cmd.Flags().BoolVarP(p, "machine", "m", false, "alias of --json")
+}

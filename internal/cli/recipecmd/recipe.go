@@ -1,0 +1,22 @@
+// Package recipecmd implements "abra recipe …".
+package recipecmd
+
+import (
+	"github.com/spf13/cobra"
+
+	"coopcloud.tech/abra/internal/cli/command"
+)
+
+// NewCmd returns the "recipe" command group.
+func NewCmd(f *command.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "recipe",
+		Aliases: []string{"r"},
+		Short:   "Manage recipes (git repositories of compose files)",
+	}
+	cmd.AddCommand(
+		newFetchCmd(f, nil),
+		newVersionsCmd(f, nil),
+	)
+	return cmd
+}

@@ -1,0 +1,67 @@
+package recipecmd
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/ui"
+)
+
+type versionsOptions struct {
+	f    *command.Factory
+	name string
+	json bool
+}
+
+type versionView struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	Annotated bool   `json:"annotated"`
+}
+
+func newVersionsCmd(f *command.Factory, runF func(context.Context, *versionsOptions) error) *cobra.Command {
+	o := &versionsOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "versions <recipe>",
+		Short: "List a recipe's published versions (its x.y.z+upstream tags)",
+		Args:  command.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runVersions(cmd.Context(), o)
+		},
+	}
+	command.AddJSONFlag(cmd, &o.json)
+	return cmd
+}
+
+func runVersions(_ context.Context, o *versionsOptions) error {
+	repo, err := o.f.Store().OpenRecipe(o.name)
+	if err != nil {
+		return err
+	}
+	rels, err := repo.Versions()
+	if err != nil {
+		return err
+	}
+	views := []versionView{}
+	for _, r := range rels {
+		views = append(views, versionView{Version: r.Tag, Commit: r.Commit, Annotated: r.Annotated})
+	}
+	if o.json {
+		return ui.JSON(o.f.IO, views)
+	}
+	rows := [][]string{}
+	for _, v := range views {
+		c := v.Commit
+		if len(c) > 8 {
+			c = c[:8]
+		}
+		rows = append(rows, []string{v.Version, c})
+	}
+	return ui.Table(o.f.IO, []string{"version", "commit"}, rows)
+}

@@ -1,0 +1,128 @@
+// Package server keeps the operator's list of servers: one directory per server
+// under $ABRA_DIR/servers, holding that server's app env files.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"coopcloud.tech/abra/internal/hint"
+)
+
+// Local is the name of the server that stands for the local Docker daemon.
+const Local = "default"
+
+// ErrUnknown is wrapped by errors about servers that are not registered.
+var ErrUnknown = errors.New("unknown server")
+
+// ErrHasApps is returned by Remove when apps still exist on the server.
+var ErrHasApps = errors.New("server still has apps")
+
+// Store is the servers directory, $ABRA_DIR/servers.
+type Store struct{ Dir string }
+
+// Path is the directory of the named server.
+func (s Store) Path(name string) string { return filepath.Join(s.Dir, name) }
+
+// List returns the registered server names, sorted. Symlinked directories count.
+func (s Store) List() ([]string, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(s.Dir, e.Name())) // follows symlinks
+		if err == nil && fi.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Exists reports whether the server is registered.
+func (s Store) Exists(name string) bool {
+	fi, err := os.Stat(s.Path(name))
+	return err == nil && fi.IsDir()
+}
+
+// Check returns an error naming the server, with a hint, when it is not registered.
+func (s Store) Check(name string) error {
+	if s.Exists(name) {
+		return nil
+	}
+	remedy := fmt.Sprintf("run 'abra server add %s' first", name)
+	if name == Local {
+		remedy = "run 'abra server add --local' first"
+	}
+	return hint.With(fmt.Errorf("%w %q", ErrUnknown, name), remedy)
+}
+
+// Add registers a server; adding an existing one is not an error.
+func (s Store) Add(name string) (created bool, err error) {
+	if err := ValidName(name); err != nil {
+		return false, err
+	}
+	if s.Exists(name) {
+		return false, nil
+	}
+	if err := os.MkdirAll(s.Path(name), 0o700); err != nil {
+		return false, fmt.Errorf("add server %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// Apps lists the env files (app domains) stored for the server.
+func (s Store) Apps(name string) ([]string, error) {
+	entries, err := os.ReadDir(s.Path(name))
+	if err != nil {
+		return nil, err
+	}
+	var apps []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".env") && !e.IsDir() {
+			apps = append(apps, strings.TrimSuffix(e.Name(), ".env"))
+		}
+	}
+	return apps, nil
+}
+
+// Remove unregisters a server. It refuses while app env files exist there,
+// unless force is set, in which case the env files go too.
+func (s Store) Remove(name string, force bool) error {
+	if err := s.Check(name); err != nil {
+		return err
+	}
+	apps, err := s.Apps(name)
+	if err != nil {
+		return err
+	}
+	if len(apps) > 0 && !force {
+		return hint.With(fmt.Errorf("%w: %s has %d apps (%s)", ErrHasApps, name, len(apps), strings.Join(apps, ", ")),
+			"remove the apps first, or pass --force to forget the server and their env files")
+	}
+	p := s.Path(name)
+	if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return os.Remove(p) // only unlink: the target belongs to the operator
+	}
+	return os.RemoveAll(p)
+}
+
+// ValidName rejects names that cannot be a directory name or a host.
+func ValidName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\ \t\n") {
+		return fmt.Errorf("invalid server name %q: use a host name like example.org or an ~/.ssh/config alias", name)
+	}
+	return nil
+}

@@ -1,0 +1,309 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/docker/cli/cli/compose/convert"
+	composetypes "github.com/docker/cli/cli/compose/types"
+	"github.com/moby/moby/api/types/container"
+	mobyswarm "github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+
+	"coopcloud.tech/abra/internal/swarm"
+)
+
+// Spec is the set of swarm objects a compose configuration converts to.
+type Spec struct {
+	Name             string
+	Networks         map[string]swarm.NetworkSpec
+	ExternalNetworks []string
+	Secrets          []mobyswarm.SecretSpec
+	Configs          []mobyswarm.ConfigSpec
+	cfg              *composetypes.Config
+}
+
+// DeployOptions tunes Apply.
+type DeployOptions struct {
+	// QueryRegistry asks the daemon to pin image digests from the registry, as
+	// `docker stack deploy --resolve-image=always` (its default) does.
+	QueryRegistry bool
+	// Prune removes services of the stack that the compose files no longer define.
+	Prune bool
+}
+
+// Event is a progress notice from Apply ("creating network x").
+type Event struct {
+	Action string // create, update, remove, warn
+	Kind   string // network, secret, config, service
+	Name   string
+	Detail string
+}
+
+// Plan converts a loaded configuration for the stack name, without touching the cluster.
+func Plan(name string, cfg *composetypes.Config) (*Spec, error) {
+	ns := convert.NewNamespace(name)
+	nets, external := convert.Networks(ns, cfg.Networks, declaredNetworks(cfg.Services))
+	secrets, err := convert.Secrets(ns, cfg.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	configs, err := convert.Configs(ns, cfg.Configs)
+	if err != nil {
+		return nil, err
+	}
+	spec := &Spec{Name: name, Networks: map[string]swarm.NetworkSpec{}, ExternalNetworks: external,
+		Secrets: secrets, Configs: configs, cfg: cfg}
+	for n, o := range nets {
+		if o.Driver == "" {
+			o.Driver = "overlay" // docker stack deploy's default
+		}
+		spec.Networks[n] = swarm.NetworkSpec{Driver: o.Driver, Scope: o.Scope, Internal: o.Internal,
+			Attachable: o.Attachable, IPAM: o.IPAM, Options: o.Options, Labels: o.Labels}
+	}
+	return spec, nil
+}
+
+// declaredNetworks is docker stack deploy's getServicesDeclaredNetworks.
+func declaredNetworks(services []composetypes.ServiceConfig) map[string]struct{} {
+	out := map[string]struct{}{}
+	for _, s := range services {
+		if len(s.Networks) == 0 {
+			out["default"] = struct{}{}
+		}
+		for n := range s.Networks {
+			out[n] = struct{}{}
+		}
+	}
+	return out
+}
+
+// Apply creates or updates the stack's networks, secrets, configs and services on
+// the cluster, in the order docker stack deploy uses. It returns the IDs of the
+// services it created or updated. Apply does not wait for convergence.
+func Apply(ctx context.Context, c swarm.Cluster, spec *Spec, opts DeployOptions, notify func(Event)) ([]string, error) {
+	if notify == nil {
+		notify = func(Event) {}
+	}
+	if err := checkExternalNetworks(ctx, c, spec.ExternalNetworks); err != nil {
+		return nil, err
+	}
+	if err := createNetworks(ctx, c, spec, notify); err != nil {
+		return nil, err
+	}
+	if err := applySecrets(ctx, c, spec.Secrets, notify); err != nil {
+		return nil, err
+	}
+	if err := applyConfigs(ctx, c, spec.Configs, notify); err != nil {
+		return nil, err
+	}
+	services, err := convert.Services(ctx, convert.NewNamespace(spec.Name), spec.cfg, idLookup{c: c})
+	if err != nil {
+		return nil, err
+	}
+	return applyServices(ctx, c, spec.Name, services, opts, notify)
+}
+
+func checkExternalNetworks(ctx context.Context, c swarm.Cluster, names []string) error {
+	for _, name := range names {
+		if !container.NetworkMode(name).IsUserDefined() {
+			continue
+		}
+		n, err := c.InspectNetwork(ctx, name)
+		switch {
+		case errors.Is(err, swarm.ErrNotFound):
+			return &MissingNetworkError{Name: name}
+		case err != nil:
+			return fmt.Errorf("inspect network %s: %w", name, err)
+		case n.Scope != "swarm":
+			return fmt.Errorf("network %q is declared as external, but its scope is %q instead of \"swarm\"", name, n.Scope)
+		}
+	}
+	return nil
+}
+
+// MissingNetworkError says an external network a recipe needs does not exist.
+type MissingNetworkError struct{ Name string }
+
+func (e *MissingNetworkError) Error() string {
+	return fmt.Sprintf("network %q is declared as external, but does not exist on the server", e.Name)
+}
+
+// Hint tells how to create the network.
+func (e *MissingNetworkError) Hint() string {
+	return fmt.Sprintf("create it with: docker network create --driver overlay --scope swarm --attachable %s", e.Name)
+}
+
+func createNetworks(ctx context.Context, c swarm.Cluster, spec *Spec, notify func(Event)) error {
+	existing, err := c.Networks(ctx, spec.Name)
+	if err != nil {
+		return fmt.Errorf("list networks: %w", err)
+	}
+	have := map[string]bool{}
+	for _, n := range existing {
+		have[n.Name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(spec.Networks)) {
+		if have[name] {
+			continue
+		}
+		notify(Event{Action: "create", Kind: "network", Name: name})
+		if err := c.CreateNetwork(ctx, name, spec.Networks[name]); err != nil {
+			return fmt.Errorf("create network %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func applySecrets(ctx context.Context, c swarm.Cluster, specs []mobyswarm.SecretSpec, notify func(Event)) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	existing, err := c.Secrets(ctx, "")
+	if err != nil {
+		return fmt.Errorf("list secrets: %w", err)
+	}
+	byName := map[string]swarm.Object{}
+	for _, s := range existing {
+		byName[s.Name] = s
+	}
+	for _, s := range specs {
+		if old, ok := byName[s.Name]; ok {
+			notify(Event{Action: "update", Kind: "secret", Name: s.Name})
+			if err := c.UpdateSecret(ctx, old, s); err != nil {
+				return fmt.Errorf("update secret %s: %w", s.Name, err)
+			}
+			continue
+		}
+		notify(Event{Action: "create", Kind: "secret", Name: s.Name})
+		if err := c.CreateSecret(ctx, s); err != nil {
+			return fmt.Errorf("create secret %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+func applyConfigs(ctx context.Context, c swarm.Cluster, specs []mobyswarm.ConfigSpec, notify func(Event)) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	existing, err := c.Configs(ctx, "")
+	if err != nil {
+		return fmt.Errorf("list configs: %w", err)
+	}
+	byName := map[string]swarm.Object{}
+	for _, s := range existing {
+		byName[s.Name] = s
+	}
+	for _, s := range specs {
+		if old, ok := byName[s.Name]; ok {
+			notify(Event{Action: "update", Kind: "config", Name: s.Name})
+			if err := c.UpdateConfig(ctx, old, s); err != nil {
+				return fmt.Errorf("update config %s: %w (configs cannot change their content: bump its *_VERSION in abra.sh)", s.Name, err)
+			}
+			continue
+		}
+		notify(Event{Action: "create", Kind: "config", Name: s.Name})
+		if err := c.CreateConfig(ctx, s); err != nil {
+			return fmt.Errorf("create config %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+func applyServices(ctx context.Context, c swarm.Cluster, stack string, specs map[string]mobyswarm.ServiceSpec, opts DeployOptions, notify func(Event)) ([]string, error) {
+	existing, err := c.Services(ctx, stack)
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	byName := map[string]mobyswarm.Service{}
+	for _, s := range existing {
+		byName[s.Spec.Name] = s
+	}
+	ns := convert.NewNamespace(stack)
+	if opts.Prune {
+		for name, svc := range byName {
+			if _, keep := specs[ns.Descope(name)]; keep {
+				continue
+			}
+			notify(Event{Action: "remove", Kind: "service", Name: name})
+			if err := c.RemoveService(ctx, svc.ID); err != nil {
+				return nil, fmt.Errorf("remove service %s: %w", name, err)
+			}
+		}
+	}
+	var ids []string
+	for _, short := range slices.Sorted(maps.Keys(specs)) {
+		spec := specs[short]
+		name := ns.Scope(short)
+		image := spec.TaskTemplate.ContainerSpec.Image
+		if svc, ok := byName[name]; ok {
+			query := opts.QueryRegistry
+			if image == svc.Spec.Labels[convert.LabelImage] {
+				// Unchanged image: keep the digest pinned by the previous deploy,
+				// otherwise every deploy would restart the service.
+				spec.TaskTemplate.ContainerSpec.Image = svc.Spec.TaskTemplate.ContainerSpec.Image
+				query = false
+			}
+			spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
+			notify(Event{Action: "update", Kind: "service", Name: name})
+			warnings, err := c.UpdateService(ctx, svc, spec, query)
+			if err != nil {
+				return nil, fmt.Errorf("update service %s: %w", name, err)
+			}
+			for _, w := range warnings {
+				notify(Event{Action: "warn", Kind: "service", Name: name, Detail: w})
+			}
+			ids = append(ids, svc.ID)
+			continue
+		}
+		notify(Event{Action: "create", Kind: "service", Name: name})
+		id, warnings, err := c.CreateService(ctx, spec, opts.QueryRegistry)
+		if err != nil {
+			return nil, fmt.Errorf("create service %s: %w", name, err)
+		}
+		for _, w := range warnings {
+			notify(Event{Action: "warn", Kind: "service", Name: name, Detail: w})
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// idLookup lets docker/cli's converter resolve secret and config names to IDs
+// through the Cluster port; the converter calls nothing else on its client.
+type idLookup struct {
+	client.APIClient
+	c swarm.Cluster
+}
+
+func filterNames(f client.Filters) []string {
+	return slices.Sorted(maps.Keys(f["name"]))
+}
+
+func (l idLookup) SecretList(ctx context.Context, o client.SecretListOptions) (client.SecretListResult, error) {
+	ids, err := l.c.SecretIDs(ctx, filterNames(o.Filters))
+	if err != nil {
+		return client.SecretListResult{}, err
+	}
+	var res client.SecretListResult
+	for name, id := range ids {
+		res.Items = append(res.Items, mobyswarm.Secret{ID: id, Spec: mobyswarm.SecretSpec{Annotations: mobyswarm.Annotations{Name: name}}})
+	}
+	return res, nil
+}
+
+func (l idLookup) ConfigList(ctx context.Context, o client.ConfigListOptions) (client.ConfigListResult, error) {
+	ids, err := l.c.ConfigIDs(ctx, filterNames(o.Filters))
+	if err != nil {
+		return client.ConfigListResult{}, err
+	}
+	var res client.ConfigListResult
+	for name, id := range ids {
+		res.Items = append(res.Items, mobyswarm.Config{ID: id, Spec: mobyswarm.ConfigSpec{Annotations: mobyswarm.Annotations{Name: name}}})
+	}
+	return res, nil
+}

@@ -1,0 +1,323 @@
+// Package dockerswarm implements swarm.Cluster over Docker's Engine API client.
+// It negotiates the API version, so it works against Engine 20.10 (API 1.41) as
+// well as current releases.
+package dockerswarm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	mobyswarm "github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+
+	"coopcloud.tech/abra/internal/swarm"
+)
+
+// Cluster is a swarm.Cluster backed by a Docker Engine.
+type Cluster struct {
+	api *client.Client
+}
+
+// New connects to the daemon described by opts (for example client.WithHost
+// or client.WithDialContext); with no options it uses DOCKER_HOST or the local socket.
+func New(opts ...client.Opt) (*Cluster, error) {
+	base := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	api, err := client.New(append(base, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return &Cluster{api: api}, nil
+}
+
+// Close releases the client's connections.
+func (c *Cluster) Close() error { return c.api.Close() }
+
+func stackFilter(stack string) client.Filters {
+	f := make(client.Filters)
+	if stack != "" {
+		f.Add("label", swarm.StackLabel+"="+stack)
+	}
+	return f
+}
+
+func notFound(err error, what string) error {
+	if cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("%s: %w", what, swarm.ErrNotFound)
+	}
+	return err
+}
+
+// Info implements swarm.Cluster.
+func (c *Cluster) Info(ctx context.Context) (swarm.NodeInfo, error) {
+	res, err := c.api.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return swarm.NodeInfo{}, err
+	}
+	i := res.Info
+	return swarm.NodeInfo{
+		ServerVersion: i.ServerVersion,
+		APIVersion:    c.api.ClientVersion(),
+		SwarmState:    string(i.Swarm.LocalNodeState),
+		IsManager:     i.Swarm.ControlAvailable,
+		NodeID:        i.Swarm.NodeID,
+		Nodes:         i.Swarm.Nodes,
+	}, nil
+}
+
+// Networks implements swarm.Cluster.
+func (c *Cluster) Networks(ctx context.Context, stack string) ([]swarm.Network, error) {
+	res, err := c.api.NetworkList(ctx, client.NetworkListOptions{Filters: stackFilter(stack)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]swarm.Network, 0, len(res.Items))
+	for _, n := range res.Items {
+		out = append(out, swarm.Network{ID: n.ID, Name: n.Name, Scope: n.Scope, Driver: n.Driver, Labels: n.Labels})
+	}
+	return out, nil
+}
+
+// InspectNetwork implements swarm.Cluster.
+func (c *Cluster) InspectNetwork(ctx context.Context, name string) (swarm.Network, error) {
+	res, err := c.api.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+	if err != nil {
+		return swarm.Network{}, notFound(err, "network "+name)
+	}
+	n := res.Network
+	return swarm.Network{ID: n.ID, Name: n.Name, Scope: n.Scope, Driver: n.Driver, Labels: n.Labels}, nil
+}
+
+// CreateNetwork implements swarm.Cluster.
+func (c *Cluster) CreateNetwork(ctx context.Context, name string, s swarm.NetworkSpec) error {
+	_, err := c.api.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+		Driver: s.Driver, Scope: s.Scope, Internal: s.Internal, Attachable: s.Attachable,
+		IPAM: s.IPAM, Options: s.Options, Labels: s.Labels,
+	})
+	return err
+}
+
+// RemoveNetwork implements swarm.Cluster.
+func (c *Cluster) RemoveNetwork(ctx context.Context, id string) error {
+	_, err := c.api.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
+	return notFound(err, "network "+id)
+}
+
+// Secrets implements swarm.Cluster.
+func (c *Cluster) Secrets(ctx context.Context, stack string) ([]swarm.Object, error) {
+	res, err := c.api.SecretList(ctx, client.SecretListOptions{Filters: stackFilter(stack)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]swarm.Object, 0, len(res.Items))
+	for _, s := range res.Items {
+		out = append(out, swarm.Object{ID: s.ID, Name: s.Spec.Name, Labels: s.Spec.Labels, Version: s.Version})
+	}
+	return out, nil
+}
+
+// SecretIDs implements swarm.Cluster.
+func (c *Cluster) SecretIDs(ctx context.Context, names []string) (map[string]string, error) {
+	ids := map[string]string{}
+	if len(names) == 0 {
+		return ids, nil
+	}
+	res, err := c.api.SecretList(ctx, client.SecretListOptions{Filters: make(client.Filters).Add("name", names...)})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range res.Items {
+		ids[s.Spec.Name] = s.ID
+	}
+	return ids, nil
+}
+
+// CreateSecret implements swarm.Cluster.
+func (c *Cluster) CreateSecret(ctx context.Context, spec mobyswarm.SecretSpec) error {
+	_, err := c.api.SecretCreate(ctx, client.SecretCreateOptions{Spec: spec})
+	return err
+}
+
+// UpdateSecret implements swarm.Cluster.
+func (c *Cluster) UpdateSecret(ctx context.Context, s swarm.Object, spec mobyswarm.SecretSpec) error {
+	_, err := c.api.SecretUpdate(ctx, s.ID, client.SecretUpdateOptions{Version: s.Version, Spec: spec})
+	return err
+}
+
+// RemoveSecret implements swarm.Cluster.
+func (c *Cluster) RemoveSecret(ctx context.Context, id string) error {
+	_, err := c.api.SecretRemove(ctx, id, client.SecretRemoveOptions{})
+	return notFound(err, "secret "+id)
+}
+
+// Configs implements swarm.Cluster.
+func (c *Cluster) Configs(ctx context.Context, stack string) ([]swarm.Object, error) {
+	res, err := c.api.ConfigList(ctx, client.ConfigListOptions{Filters: stackFilter(stack)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]swarm.Object, 0, len(res.Items))
+	for _, s := range res.Items {
+		out = append(out, swarm.Object{ID: s.ID, Name: s.Spec.Name, Labels: s.Spec.Labels, Version: s.Version})
+	}
+	return out, nil
+}
+
+// ConfigIDs implements swarm.Cluster.
+func (c *Cluster) ConfigIDs(ctx context.Context, names []string) (map[string]string, error) {
+	ids := map[string]string{}
+	if len(names) == 0 {
+		return ids, nil
+	}
+	res, err := c.api.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("name", names...)})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range res.Items {
+		ids[s.Spec.Name] = s.ID
+	}
+	return ids, nil
+}
+
+// CreateConfig implements swarm.Cluster.
+func (c *Cluster) CreateConfig(ctx context.Context, spec mobyswarm.ConfigSpec) error {
+	_, err := c.api.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: spec})
+	return err
+}
+
+// UpdateConfig implements swarm.Cluster.
+func (c *Cluster) UpdateConfig(ctx context.Context, cfg swarm.Object, spec mobyswarm.ConfigSpec) error {
+	_, err := c.api.ConfigUpdate(ctx, cfg.ID, client.ConfigUpdateOptions{Version: cfg.Version, Spec: spec})
+	return err
+}
+
+// RemoveConfig implements swarm.Cluster.
+func (c *Cluster) RemoveConfig(ctx context.Context, id string) error {
+	_, err := c.api.ConfigRemove(ctx, id, client.ConfigRemoveOptions{})
+	return notFound(err, "config "+id)
+}
+
+// Services implements swarm.Cluster.
+func (c *Cluster) Services(ctx context.Context, stack string) ([]mobyswarm.Service, error) {
+	res, err := c.api.ServiceList(ctx, client.ServiceListOptions{Filters: stackFilter(stack)})
+	if err != nil {
+		return nil, err
+	}
+	return res.Items, nil
+}
+
+// CreateService implements swarm.Cluster.
+func (c *Cluster) CreateService(ctx context.Context, spec mobyswarm.ServiceSpec, queryRegistry bool) (string, []string, error) {
+	res, err := c.api.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec, QueryRegistry: queryRegistry})
+	if err != nil {
+		return "", nil, err
+	}
+	return res.ID, res.Warnings, nil
+}
+
+// UpdateService implements swarm.Cluster.
+func (c *Cluster) UpdateService(ctx context.Context, svc mobyswarm.Service, spec mobyswarm.ServiceSpec, queryRegistry bool) ([]string, error) {
+	res, err := c.api.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{
+		Version: svc.Version, Spec: spec, QueryRegistry: queryRegistry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.Warnings, nil
+}
+
+// RemoveService implements swarm.Cluster.
+func (c *Cluster) RemoveService(ctx context.Context, id string) error {
+	_, err := c.api.ServiceRemove(ctx, id, client.ServiceRemoveOptions{})
+	return notFound(err, "service "+id)
+}
+
+// Tasks implements swarm.Cluster.
+func (c *Cluster) Tasks(ctx context.Context, stack string) ([]mobyswarm.Task, error) {
+	res, err := c.api.TaskList(ctx, client.TaskListOptions{Filters: stackFilter(stack)})
+	if err != nil {
+		return nil, err
+	}
+	return res.Items, nil
+}
+
+// Containers implements swarm.Cluster. Only containers on the node the client
+// talks to are seen; that is enough to know when a stack has drained there.
+func (c *Cluster) Containers(ctx context.Context, stack string) ([]swarm.Container, error) {
+	res, err := c.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: stackFilter(stack)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]swarm.Container, 0, len(res.Items))
+	for _, ct := range res.Items {
+		name := ""
+		if len(ct.Names) > 0 {
+			name = strings.TrimPrefix(ct.Names[0], "/")
+		}
+		out = append(out, swarm.Container{
+			ID: ct.ID, Name: name, State: string(ct.State), Status: ct.Status,
+			Health: health(ct), Labels: ct.Labels,
+		})
+	}
+	return out, nil
+}
+
+func health(ct container.Summary) string {
+	if ct.Health != nil {
+		return string(ct.Health.Status)
+	}
+	// API < 1.51 has no Health field: the status string carries it.
+	for _, h := range []string{"unhealthy", "healthy", "health: starting"} {
+		if strings.Contains(ct.Status, "("+h+")") {
+			return strings.TrimPrefix(h, "health: ")
+		}
+	}
+	return ""
+}
+
+// ServiceLogs implements swarm.Cluster. The stream is demultiplexed: stdout and
+// stderr of the tasks come out interleaved as one text stream.
+func (c *Cluster) ServiceLogs(ctx context.Context, serviceID string, o swarm.LogOptions) (io.ReadCloser, error) {
+	opts := client.ServiceLogsOptions{
+		ShowStdout: true, ShowStderr: true, Follow: o.Follow, Tail: o.Tail, Timestamps: o.Timestamps,
+	}
+	if !o.Since.IsZero() {
+		opts.Since = o.Since.Format("2006-01-02T15:04:05.999999999Z07:00")
+	}
+	rc, err := c.api.ServiceLogs(ctx, serviceID, opts)
+	if err != nil {
+		return nil, notFound(err, "service "+serviceID)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, pw, rc)
+		_ = rc.Close()
+		_ = pw.CloseWithError(err)
+	}()
+	return pr, nil
+}
+
+var _ swarm.Cluster = (*Cluster)(nil)
+
+// Volumes implements swarm.Cluster.
+func (c *Cluster) Volumes(ctx context.Context, stack string) ([]string, error) {
+	res, err := c.api.VolumeList(ctx, client.VolumeListOptions{Filters: stackFilter(stack)})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, v := range res.Items {
+		names = append(names, v.Name)
+	}
+	return names, nil
+}
+
+// RemoveVolume implements swarm.Cluster.
+func (c *Cluster) RemoveVolume(ctx context.Context, name string) error {
+	_, err := c.api.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
+	return notFound(err, "volume "+name)
+}

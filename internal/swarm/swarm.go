@@ -1,0 +1,116 @@
+// Package swarm is the port through which abra talks to a Docker Swarm: a narrow
+// Cluster interface that abra owns, in terms of the Engine API's plain types.
+// Adapters live in subpackages (dockerswarm over Docker's client, swarmtest an
+// in-memory fake); nothing in the core imports Docker's client directly.
+package swarm
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+)
+
+// StackLabel is the label that docker stack deploy puts on every object of a stack.
+const StackLabel = "com.docker.stack.namespace"
+
+// ErrNotFound is returned (wrapped) when a named object does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrNotManager is returned by checks when the node is not a swarm manager.
+var ErrNotManager = errors.New("this node is not a swarm manager")
+
+// NodeInfo describes the daemon a Cluster talks to.
+type NodeInfo struct {
+	ServerVersion string // Engine version, e.g. 20.10.24
+	APIVersion    string // negotiated API version
+	SwarmState    string // inactive, pending, active, error, locked
+	IsManager     bool
+	NodeID        string
+	Nodes         int
+}
+
+// Network is a network as seen on the cluster.
+type Network struct {
+	ID     string
+	Name   string
+	Scope  string
+	Driver string
+	Labels map[string]string
+}
+
+// NetworkSpec is what is needed to create a network.
+type NetworkSpec struct {
+	Driver     string
+	Scope      string
+	Internal   bool
+	Attachable bool
+	IPAM       *network.IPAM
+	Options    map[string]string
+	Labels     map[string]string
+}
+
+// Object is a secret or a config on the cluster (its value is never read back).
+type Object struct {
+	ID      string
+	Name    string
+	Labels  map[string]string
+	Version swarm.Version
+}
+
+// Container is a container belonging to a stack.
+type Container struct {
+	ID     string
+	Name   string
+	State  string // running, exited, …
+	Status string // human status, e.g. "Up 3 seconds (healthy)"
+	Health string // healthy, unhealthy, starting, or "" without a healthcheck
+	Labels map[string]string
+}
+
+// LogOptions selects service logs.
+type LogOptions struct {
+	Follow     bool
+	Tail       string // "all" or a number
+	Timestamps bool
+	Since      time.Time
+}
+
+// Cluster is the set of swarm operations abra needs. Implementations must be safe
+// for use by one goroutine at a time per call site; they do not cache state.
+// Lookups of missing objects return errors wrapping ErrNotFound.
+type Cluster interface {
+	Info(ctx context.Context) (NodeInfo, error)
+
+	Networks(ctx context.Context, stack string) ([]Network, error)
+	InspectNetwork(ctx context.Context, name string) (Network, error)
+	CreateNetwork(ctx context.Context, name string, spec NetworkSpec) error
+	RemoveNetwork(ctx context.Context, id string) error
+
+	Secrets(ctx context.Context, stack string) ([]Object, error)
+	CreateSecret(ctx context.Context, spec swarm.SecretSpec) error
+	UpdateSecret(ctx context.Context, secret Object, spec swarm.SecretSpec) error
+	RemoveSecret(ctx context.Context, id string) error
+	Configs(ctx context.Context, stack string) ([]Object, error)
+	CreateConfig(ctx context.Context, spec swarm.ConfigSpec) error
+	UpdateConfig(ctx context.Context, cfg Object, spec swarm.ConfigSpec) error
+	RemoveConfig(ctx context.Context, id string) error
+	// SecretIDs and ConfigIDs map names to IDs, for the names that exist.
+	SecretIDs(ctx context.Context, names []string) (map[string]string, error)
+	ConfigIDs(ctx context.Context, names []string) (map[string]string, error)
+
+	Services(ctx context.Context, stack string) ([]swarm.Service, error)
+	CreateService(ctx context.Context, spec swarm.ServiceSpec, queryRegistry bool) (id string, warnings []string, err error)
+	UpdateService(ctx context.Context, svc swarm.Service, spec swarm.ServiceSpec, queryRegistry bool) (warnings []string, err error)
+	RemoveService(ctx context.Context, id string) error
+	Tasks(ctx context.Context, stack string) ([]swarm.Task, error)
+	Containers(ctx context.Context, stack string) ([]Container, error)
+	ServiceLogs(ctx context.Context, serviceID string, opts LogOptions) (io.ReadCloser, error)
+
+	// Volumes lists the names of the stack's volumes on the node the client talks to.
+	Volumes(ctx context.Context, stack string) ([]string, error)
+	RemoveVolume(ctx context.Context, name string) error
+}
