@@ -1,0 +1,383 @@
+// Package swarmtest provides an in-memory swarm.Cluster for tests. Services
+// converge at once: creating or updating one replaces its tasks with running
+// tasks of the new spec.
+package swarmtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	mobyswarm "github.com/moby/moby/api/types/swarm"
+
+	"coopcloud.tech/abra/internal/swarm"
+)
+
+// Cluster is a fake swarm.Cluster. The zero value is not ready: use New.
+type Cluster struct {
+	mu       sync.Mutex
+	Node     swarm.NodeInfo
+	networks map[string]swarm.Network // by name
+	netSpecs map[string]swarm.NetworkSpec
+	secrets  map[string]mobyswarm.SecretSpec // by name
+	configs  map[string]mobyswarm.ConfigSpec
+	services map[string]*mobyswarm.Service // by ID
+	tasks    []mobyswarm.Task
+	volumes  map[string]string // name → stack
+	seq      int
+	// Calls records mutating calls, e.g. "create service s_app".
+	Calls []string
+}
+
+// New returns an empty cluster whose node is an active swarm manager.
+func New() *Cluster {
+	return &Cluster{
+		Node:     swarm.NodeInfo{ServerVersion: "fake", APIVersion: "1.41", SwarmState: "active", IsManager: true, NodeID: "node1", Nodes: 1},
+		networks: map[string]swarm.Network{}, netSpecs: map[string]swarm.NetworkSpec{},
+		secrets: map[string]mobyswarm.SecretSpec{}, configs: map[string]mobyswarm.ConfigSpec{},
+		services: map[string]*mobyswarm.Service{}, volumes: map[string]string{},
+	}
+}
+
+func (c *Cluster) id(prefix string) string {
+	c.seq++
+	return fmt.Sprintf("%s%d", prefix, c.seq)
+}
+
+func inStack(labels map[string]string, stack string) bool {
+	return stack == "" || labels[swarm.StackLabel] == stack
+}
+
+// AddNetwork adds a network created outside abra (like "proxy").
+func (c *Cluster) AddNetwork(name, scope string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.networks[name] = swarm.Network{ID: c.id("net"), Name: name, Scope: scope, Driver: "overlay"}
+}
+
+// AddVolume adds a volume of a stack.
+func (c *Cluster) AddVolume(name, stack string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.volumes[name] = stack
+}
+
+// AddSecret adds a secret created outside the stack (abra's external secrets).
+func (c *Cluster) AddSecret(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.secrets[name] = mobyswarm.SecretSpec{Annotations: mobyswarm.Annotations{Name: name}}
+}
+
+// Info implements swarm.Cluster.
+func (c *Cluster) Info(context.Context) (swarm.NodeInfo, error) { return c.Node, nil }
+
+// Networks implements swarm.Cluster.
+func (c *Cluster) Networks(_ context.Context, stack string) ([]swarm.Network, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []swarm.Network
+	for _, n := range c.networks {
+		if inStack(n.Labels, stack) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// InspectNetwork implements swarm.Cluster.
+func (c *Cluster) InspectNetwork(_ context.Context, name string) (swarm.Network, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.networks[name]; ok {
+		return n, nil
+	}
+	return swarm.Network{}, fmt.Errorf("network %s: %w", name, swarm.ErrNotFound)
+}
+
+// CreateNetwork implements swarm.Cluster.
+func (c *Cluster) CreateNetwork(_ context.Context, name string, s swarm.NetworkSpec) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.networks[name]; ok {
+		return fmt.Errorf("network %s already exists", name)
+	}
+	c.networks[name] = swarm.Network{ID: c.id("net"), Name: name, Scope: "swarm", Driver: s.Driver, Labels: s.Labels}
+	c.netSpecs[name] = s
+	c.Calls = append(c.Calls, "create network "+name)
+	return nil
+}
+
+// RemoveNetwork implements swarm.Cluster.
+func (c *Cluster) RemoveNetwork(_ context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for name, n := range c.networks {
+		if n.ID == id || name == id {
+			delete(c.networks, name)
+			c.Calls = append(c.Calls, "remove network "+name)
+			return nil
+		}
+	}
+	return fmt.Errorf("network %s: %w", id, swarm.ErrNotFound)
+}
+
+func objects[S any](m map[string]S, labels func(S) map[string]string, stack string) []swarm.Object {
+	var out []swarm.Object
+	for name, s := range m {
+		if inStack(labels(s), stack) {
+			out = append(out, swarm.Object{ID: "id-" + name, Name: name, Labels: labels(s)})
+		}
+	}
+	slices.SortFunc(out, func(a, b swarm.Object) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Secrets implements swarm.Cluster.
+func (c *Cluster) Secrets(_ context.Context, stack string) ([]swarm.Object, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return objects(c.secrets, func(s mobyswarm.SecretSpec) map[string]string { return s.Labels }, stack), nil
+}
+
+// CreateSecret implements swarm.Cluster.
+func (c *Cluster) CreateSecret(_ context.Context, s mobyswarm.SecretSpec) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.secrets[s.Name]; ok {
+		return fmt.Errorf("secret %s already exists", s.Name)
+	}
+	c.secrets[s.Name] = s
+	c.Calls = append(c.Calls, "create secret "+s.Name)
+	return nil
+}
+
+// UpdateSecret implements swarm.Cluster.
+func (c *Cluster) UpdateSecret(_ context.Context, o swarm.Object, s mobyswarm.SecretSpec) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.secrets[o.Name] = s
+	c.Calls = append(c.Calls, "update secret "+s.Name)
+	return nil
+}
+
+// RemoveSecret implements swarm.Cluster.
+func (c *Cluster) RemoveSecret(_ context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	name := strings.TrimPrefix(id, "id-")
+	if _, ok := c.secrets[name]; !ok {
+		return fmt.Errorf("secret %s: %w", id, swarm.ErrNotFound)
+	}
+	delete(c.secrets, name)
+	c.Calls = append(c.Calls, "remove secret "+name)
+	return nil
+}
+
+// Configs implements swarm.Cluster.
+func (c *Cluster) Configs(_ context.Context, stack string) ([]swarm.Object, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return objects(c.configs, func(s mobyswarm.ConfigSpec) map[string]string { return s.Labels }, stack), nil
+}
+
+// CreateConfig implements swarm.Cluster.
+func (c *Cluster) CreateConfig(_ context.Context, s mobyswarm.ConfigSpec) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.configs[s.Name]; ok {
+		return fmt.Errorf("config %s already exists", s.Name)
+	}
+	c.configs[s.Name] = s
+	c.Calls = append(c.Calls, "create config "+s.Name)
+	return nil
+}
+
+// UpdateConfig implements swarm.Cluster. Like swarm, it refuses new content.
+func (c *Cluster) UpdateConfig(_ context.Context, o swarm.Object, s mobyswarm.ConfigSpec) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if string(c.configs[o.Name].Data) != string(s.Data) {
+		return fmt.Errorf("only updates to Labels are allowed")
+	}
+	c.configs[o.Name] = s
+	return nil
+}
+
+// RemoveConfig implements swarm.Cluster.
+func (c *Cluster) RemoveConfig(_ context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	name := strings.TrimPrefix(id, "id-")
+	if _, ok := c.configs[name]; !ok {
+		return fmt.Errorf("config %s: %w", id, swarm.ErrNotFound)
+	}
+	delete(c.configs, name)
+	c.Calls = append(c.Calls, "remove config "+name)
+	return nil
+}
+
+func ids[S any](m map[string]S, names []string) map[string]string {
+	out := map[string]string{}
+	for _, n := range names {
+		if _, ok := m[n]; ok {
+			out[n] = "id-" + n
+		}
+	}
+	return out
+}
+
+// SecretIDs implements swarm.Cluster.
+func (c *Cluster) SecretIDs(_ context.Context, names []string) (map[string]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ids(c.secrets, names), nil
+}
+
+// ConfigIDs implements swarm.Cluster.
+func (c *Cluster) ConfigIDs(_ context.Context, names []string) (map[string]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return ids(c.configs, names), nil
+}
+
+// Services implements swarm.Cluster.
+func (c *Cluster) Services(_ context.Context, stack string) ([]mobyswarm.Service, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []mobyswarm.Service
+	for _, s := range c.services {
+		if inStack(s.Spec.Labels, stack) {
+			out = append(out, *s)
+		}
+	}
+	slices.SortFunc(out, func(a, b mobyswarm.Service) int { return strings.Compare(a.Spec.Name, b.Spec.Name) })
+	return out, nil
+}
+
+// runTasks replaces a service's tasks with running tasks of its current spec.
+func (c *Cluster) runTasks(svc *mobyswarm.Service) {
+	kept := c.tasks[:0]
+	for _, t := range c.tasks {
+		if t.ServiceID != svc.ID {
+			kept = append(kept, t)
+		}
+	}
+	c.tasks = kept
+	n := 1
+	if r := svc.Spec.Mode.Replicated; r != nil && r.Replicas != nil {
+		n = int(*r.Replicas)
+	}
+	for range n {
+		c.tasks = append(c.tasks, mobyswarm.Task{
+			ID: c.id("task"), ServiceID: svc.ID, Spec: svc.Spec.TaskTemplate,
+			DesiredState: mobyswarm.TaskStateRunning,
+			Status:       mobyswarm.TaskStatus{State: mobyswarm.TaskStateRunning, Timestamp: time.Now()},
+		})
+	}
+}
+
+// CreateService implements swarm.Cluster.
+func (c *Cluster) CreateService(_ context.Context, spec mobyswarm.ServiceSpec, _ bool) (string, []string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.services {
+		if s.Spec.Name == spec.Name {
+			return "", nil, fmt.Errorf("service %s already exists", spec.Name)
+		}
+	}
+	svc := &mobyswarm.Service{ID: c.id("svc"), Spec: spec}
+	c.services[svc.ID] = svc
+	c.runTasks(svc)
+	c.Calls = append(c.Calls, "create service "+spec.Name)
+	return svc.ID, nil, nil
+}
+
+// UpdateService implements swarm.Cluster.
+func (c *Cluster) UpdateService(_ context.Context, old mobyswarm.Service, spec mobyswarm.ServiceSpec, _ bool) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	svc, ok := c.services[old.ID]
+	if !ok {
+		return nil, fmt.Errorf("service %s: %w", old.ID, swarm.ErrNotFound)
+	}
+	prev := svc.Spec
+	svc.PreviousSpec = &prev
+	svc.Spec = spec
+	svc.Version.Index++
+	c.runTasks(svc)
+	c.Calls = append(c.Calls, "update service "+spec.Name)
+	return nil, nil
+}
+
+// RemoveService implements swarm.Cluster.
+func (c *Cluster) RemoveService(_ context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	svc, ok := c.services[id]
+	if !ok {
+		return fmt.Errorf("service %s: %w", id, swarm.ErrNotFound)
+	}
+	delete(c.services, id)
+	kept := c.tasks[:0]
+	for _, t := range c.tasks {
+		if t.ServiceID != id {
+			kept = append(kept, t)
+		}
+	}
+	c.tasks = kept
+	c.Calls = append(c.Calls, "remove service "+svc.Spec.Name)
+	return nil
+}
+
+// Tasks implements swarm.Cluster.
+func (c *Cluster) Tasks(_ context.Context, stack string) ([]mobyswarm.Task, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []mobyswarm.Task
+	for _, t := range c.tasks {
+		if svc, ok := c.services[t.ServiceID]; ok && inStack(svc.Spec.Labels, stack) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// Containers implements swarm.Cluster: the fake has none left once services go.
+func (c *Cluster) Containers(context.Context, string) ([]swarm.Container, error) { return nil, nil }
+
+// ServiceLogs implements swarm.Cluster with an empty log.
+func (c *Cluster) ServiceLogs(context.Context, string, swarm.LogOptions) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader("")), nil
+}
+
+// Volumes implements swarm.Cluster.
+func (c *Cluster) Volumes(_ context.Context, stack string) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for name, s := range c.volumes {
+		if stack == "" || s == stack {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// RemoveVolume implements swarm.Cluster.
+func (c *Cluster) RemoveVolume(_ context.Context, name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.volumes[name]; !ok {
+		return fmt.Errorf("volume %s: %w", name, swarm.ErrNotFound)
+	}
+	delete(c.volumes, name)
+	return nil
+}
+
+var _ swarm.Cluster = (*Cluster)(nil)
