@@ -60,12 +60,12 @@ func (a *App) PinnedVersion() string {
 }
 
 // Pin records the deployed version as TYPE=<recipe>:<version> (or RECIPE=).
-func (a *App) Pin(version string) {
+func (a *App) Pin(version string) error {
 	v := a.Recipe()
 	if version != "" {
 		v += ":" + version
 	}
-	a.Env.Set(a.recipeKey(), v)
+	return a.Env.Set(a.recipeKey(), v)
 }
 
 // StackName is the swarm stack name of the app.
@@ -184,13 +184,15 @@ func (s Store) Create(o NewOptions) (*App, error) {
 		return nil, fmt.Errorf("recipe %s .env.sample: %w", o.Recipe, err)
 	}
 	a := &App{Domain: o.Domain, Server: o.Server, Path: path, Env: env}
-	if _, ok := env.Get("RECIPE"); !ok {
-		env.Set("TYPE", o.Recipe)
-	} else {
-		env.Set("RECIPE", o.Recipe)
+	if err := env.Set(a.recipeKey(), o.Recipe); err != nil {
+		return nil, err
 	}
-	a.Pin(o.Version)
-	env.Set("DOMAIN", o.Domain)
+	if err := a.Pin(o.Version); err != nil {
+		return nil, err
+	}
+	if err := env.Set("DOMAIN", o.Domain); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(path); err == nil {
 		return nil, fmt.Errorf("%w: %s", ErrExists, path)
 	}

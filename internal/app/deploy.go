@@ -176,7 +176,9 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 		if a.PinnedVersion() == src.Version {
 			return nil
 		}
-		a.Pin(src.Version)
+		if err := a.Pin(src.Version); err != nil {
+			return err
+		}
 		return a.Save()
 	}})
 	return res, step.Run(ctx, d.Observer, steps...)
@@ -276,8 +278,9 @@ func explainApplyError(err error, a *App) error {
 	if errors.As(err, &missing) {
 		return hint.With(err, missing.Hint())
 	}
-	if strings.Contains(err.Error(), "secret not found") {
-		return hint.With(err, "generate the app's secrets with 'abra app secret generate "+a.Domain+" --all'")
+	var secrets *stack.MissingSecretsError
+	if errors.As(err, &secrets) || strings.Contains(err.Error(), "secret not found") {
+		return hint.With(err, `create each with: printf %s "$VALUE" | docker secret create <name> -`)
 	}
 	return err
 }

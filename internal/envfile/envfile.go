@@ -135,7 +135,7 @@ func (f *File) Set(key, value string) error {
 		}
 		src = append(src, key+"="+encode(value, "")+nl...)
 	}
-	return f.replace(src, key, value)
+	return f.replace(src, "set", key, value)
 }
 
 // Unset removes every line assigning key. It is a no-op for an unknown key
@@ -152,19 +152,19 @@ func (f *File) Unset(key string) error {
 			prev = a.end
 		}
 	}
-	return f.replace(append(src, f.src[prev:]...), key, "")
+	return f.replace(append(src, f.src[prev:]...), "unset", key, "")
 }
 
-// replace re-parses src and adopts it if it parses and, after a Set, yields
-// want for key.
-func (f *File) replace(src []byte, key, want string) error {
+// replace re-parses src and adopts it if it parses and, if it defines key,
+// yields want for it.
+func (f *File) replace(src []byte, verb, key, want string) error {
 	g := &File{path: f.path, lookup: f.lookup}
 	if err := g.parse(src); err != nil {
-		return fmt.Errorf("set %s: %w", key, err)
+		return fmt.Errorf("%s %s: %w", verb, key, err)
 	}
 	if got, ok := g.values[key]; ok && got != want {
 		// Only reachable through a bug in encode; refuse rather than corrupt.
-		return fmt.Errorf("set %s: value would read back as %q", key, got)
+		return fmt.Errorf("%s %s: value would read back as %q", verb, key, got)
 	}
 	*f = *g
 	return nil
@@ -213,8 +213,9 @@ func (f *File) parse(src []byte) error {
 		pos = next
 	}
 
+	budget := maxExpansion
 	for _, a := range f.assigns {
-		v, ok, err := f.eval(s, a)
+		v, ok, err := f.eval(s, a, &budget)
 		if err != nil {
 			return err
 		}
@@ -258,12 +259,11 @@ func (f *File) scan(s string, pos, line int) (*assignment, int, error) {
 	if sep < 0 {
 		// A bare KEY: docker takes its value from the environment.
 		name := strings.TrimRightFunc(rest, unicode.IsSpace)
-		if checkName(name) != "" {
-			first := strings.Fields(name)[0]
-			if checkName(first) == "" {
-				return bad(fmt.Sprintf("missing \"=\" in %q: write %s=value, and quote values that contain spaces", name, first))
+		if msg := checkName(name); msg != "" {
+			if w := strings.Fields(name); len(w) > 1 && checkName(w[0]) == "" {
+				msg = fmt.Sprintf("missing \"=\" in %q: write %s=value, and quote values that contain spaces", name, w[0])
 			}
-			return bad(checkName(name))
+			return bad(msg)
 		}
 		a.key, a.bare, a.end = name, true, next
 		a.valStart = lineEnd - (len(rest) - len(name))
@@ -310,10 +310,15 @@ func (f *File) scan(s string, pos, line int) (*assignment, int, error) {
 	return a, next, nil
 }
 
+// maxExpansion bounds the bytes that expansion may copy in one file, so that
+// a few lines like A=$A$A$A$A cannot exhaust memory.
+const maxExpansion = 1 << 20
+
 // eval computes the value of one statement with dotenv. Expansion sees the
 // values assigned earlier in the file, then the caller's lookup; note that
-// dotenv itself would consult the lookup first.
-func (f *File) eval(s string, a assignment) (string, bool, error) {
+// dotenv itself would consult the lookup first. budget is what is left of
+// maxExpansion.
+func (f *File) eval(s string, a assignment, budget *int) (string, bool, error) {
 	if a.bare {
 		if f.lookup == nil {
 			return "", false, nil
@@ -321,21 +326,44 @@ func (f *File) eval(s string, a assignment) (string, bool, error) {
 		v, ok := f.lookup(a.key)
 		return v, ok, nil
 	}
+	stmt := s[a.start:a.end]
 	lookup := func(k string) (string, bool) {
-		if v, ok := f.values[k]; ok {
+		v, ok := f.values[k]
+		if !ok && f.lookup != nil {
+			v, ok = f.lookup(k)
+		}
+		if *budget -= len(v); *budget < 0 {
+			return "", true
+		}
+		if !ok && !tested(stmt, k) {
+			// compose-go logs a warning through logrus for every unset
+			// variable it expands. Unset and empty expand alike unless
+			// the variable is tested, so report it set and stay quiet.
 			return v, true
 		}
-		if f.lookup != nil {
-			return f.lookup(k)
-		}
-		return "", false
+		return v, ok
 	}
-	m, err := dotenv.UnmarshalWithLookup(s[a.start:a.end], lookup)
+	m, err := dotenv.UnmarshalWithLookup(stmt, lookup)
 	if err != nil {
 		return "", false, &SyntaxError{File: f.path, Line: a.line, Msg: a.key + ": " + err.Error()}
 	}
+	if *budget < 0 {
+		return "", false, &SyntaxError{File: f.path, Line: a.line,
+			Msg: fmt.Sprintf("%s: expansion grows past %d bytes: does a variable repeat itself (A=$A$A)?", a.key, maxExpansion)}
+	}
 	v, ok := m[a.key]
 	return v, ok, nil
+}
+
+// tested reports whether stmt may use ${name-…}, ${name+…} or ${name?…}
+// (with or without ":"), whose result depends on whether name is set.
+func tested(stmt, name string) bool {
+	for _, op := range []string{":", "-", "+", "?"} {
+		if strings.Contains(stmt, "${"+name+op) {
+			return true
+		}
+	}
+	return false
 }
 
 // closingQuote returns the index in s (which starts with the opening quote)

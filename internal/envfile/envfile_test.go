@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sirupsen/logrus"
 )
 
 const sample = "TYPE=wordpress:1.2.0+6.4.1\n" +
@@ -55,6 +57,8 @@ func TestValues(t *testing.T) {
 		{"later assignment wins", "A=1\nA=2\n", map[string]string{"A": "2"}},
 		{"later variables not visible", "A=${B}\nB=x\n", map[string]string{"A": "", "B": "x"}},
 		{"default value", "A=${B:-fallback}\n", map[string]string{"A": "fallback"}},
+		{"default only when unset", "E=\nA=${E-x}\nB=${U-y}\nC=${E:-z}${U}\n", map[string]string{"E": "", "A": "", "B": "y", "C": "z"}},
+		{"alternative when set", "E=\nA=${E+x}\nB=${U+y}\nC=${E:+z}\n", map[string]string{"E": "", "A": "x", "B": "", "C": ""}},
 		{"unquoted expansion", "A=x\nB=$A/y\n", map[string]string{"A": "x", "B": "x/y"}},
 		{"dollar dollar escapes", "A=$$B\n", map[string]string{"A": "$B"}},
 		{"single quotes literal", `A='x\ny $B'`, map[string]string{"A": `x\ny $B`}},
@@ -98,6 +102,29 @@ func TestProcessEnvironmentIgnored(t *testing.T) {
 	f := mustParse(t, "A=${ENVFILE_TEST_HOME}\nENVFILE_TEST_HOME\n")
 	if got := f.Values(); !maps.Equal(got, map[string]string{"A": ""}) {
 		t.Errorf("Values() = %q, want the environment ignored", got)
+	}
+}
+
+func TestUnsetVariablesDoNotLog(t *testing.T) {
+	var buf bytes.Buffer
+	out := logrus.StandardLogger().Out
+	logrus.SetOutput(&buf)
+	t.Cleanup(func() { logrus.SetOutput(out) })
+	f := mustParse(t, "A=$UNSET/${UNSET}\nB=\"${UNSET:-x}\"\n")
+	if err := f.Set("C", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := f.Get("A"); a != "/" || buf.Len() > 0 {
+		t.Errorf("A = %q, log = %q; want \"/\" and no log", a, buf.String())
+	}
+}
+
+func TestExpansionBound(t *testing.T) {
+	input := "A=0123456789abcdef\n" + strings.Repeat("A=$A$A$A$A\n", 20)
+	_, err := Parse("app.env", []byte(input))
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Line != 9 || !strings.Contains(se.Msg, "expansion grows past") {
+		t.Fatalf("Parse() error = %v, want a SyntaxError on line 9", err)
 	}
 }
 
@@ -212,6 +239,8 @@ func TestSyntaxError(t *testing.T) {
 		{"second assignment after quote", "A=\"x\" B=1\n", 1, `unexpected "B=1"`},
 		{"bare key with comment", "A # c\n", 1, `missing "=" in "A # c"`},
 		{"export alone", "export  \n", 1, `"export" without a variable name`},
+		{"export then unicode space", "export \u2028\n", 1, `missing variable name`},
+		{"bare invalid name", "1A\n", 1, `invalid variable name "1A"`},
 		{"line after multi-line value", "A=\"x\ny\"\nB C\n", 3, `missing "="`},
 		{"invalid template", "A=${B\n", 1, "A: Invalid template"},
 		{"required variable", "A=1\nB=${MISSING:?set it}\n", 2, "B: required variable MISSING is missing a value: set it"},
@@ -394,8 +423,8 @@ func TestUnset(t *testing.T) {
 
 func TestUnsetRequired(t *testing.T) {
 	f := mustParse(t, "A=1\nB=${A:?}\n")
-	if err := f.Unset("A"); err == nil {
-		t.Fatal("Unset succeeded, want the required-variable error")
+	if err := f.Unset("A"); err == nil || !strings.HasPrefix(err.Error(), "unset A: test.env:1: B: required variable A") {
+		t.Fatalf("Unset() error = %v, want the required-variable error", err)
 	}
 	if v, _ := f.Get("A"); v != "1" || !bytes.Equal(f.Bytes(), []byte("A=1\nB=${A:?}\n")) {
 		t.Errorf("failed Unset changed the file")

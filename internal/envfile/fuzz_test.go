@@ -13,7 +13,7 @@ import (
 // consistent.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
-		sample, "", "A=1", "A=1\r\nB='x'\r\n", "A=\"x\ny\" # length=3\n", "export A=$B\nB\n",
+		sample, "", "A=1", "A=1\r\nB='x'\r\n", "A=\"x\ny\" # length=3\n", "B=1\nexport A=$B\nC\n", "A=${U-x}${U:+y}",
 		"A: 1 # c=d\n", "A=${B:-x}\n", "A=\"\\\"\"#\n", "\uFEFFA=1", "A= # x\n", "FOO BAR\n",
 	} {
 		f.Add([]byte(s), "new value", uint8(0))

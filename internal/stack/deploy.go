@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/docker/cli/cli/compose/convert"
 	composetypes "github.com/docker/cli/cli/compose/types"
@@ -91,6 +92,9 @@ func Apply(ctx context.Context, c swarm.Cluster, spec *Spec, opts DeployOptions,
 	if err := checkExternalNetworks(ctx, c, spec.ExternalNetworks); err != nil {
 		return nil, err
 	}
+	if err := checkExternalSecrets(ctx, c, spec.cfg); err != nil {
+		return nil, err
+	}
 	if err := createNetworks(ctx, c, spec, notify); err != nil {
 		return nil, err
 	}
@@ -121,6 +125,47 @@ func checkExternalNetworks(ctx context.Context, c swarm.Cluster, names []string)
 		case n.Scope != "swarm":
 			return fmt.Errorf("network %q is declared as external, but its scope is %q instead of \"swarm\"", name, n.Scope)
 		}
+	}
+	return nil
+}
+
+// MissingSecretsError lists external secrets the stack needs that do not exist.
+type MissingSecretsError struct{ Names []string }
+
+func (e *MissingSecretsError) Error() string {
+	return "secrets missing on the server: " + strings.Join(e.Names, ", ")
+}
+
+// checkExternalSecrets fails before anything is created when an external
+// secret is missing, so a deploy never stops half-way for that reason.
+func checkExternalSecrets(ctx context.Context, c swarm.Cluster, cfg *composetypes.Config) error {
+	var names []string
+	for key, s := range cfg.Secrets {
+		if !s.External.External {
+			continue
+		}
+		name := s.Name
+		if name == "" {
+			name = key
+		}
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	ids, err := c.SecretIDs(ctx, names)
+	if err != nil {
+		return fmt.Errorf("look up secrets: %w", err)
+	}
+	var missing []string
+	for _, n := range names {
+		if _, ok := ids[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return &MissingSecretsError{Names: missing}
 	}
 	return nil
 }
