@@ -81,17 +81,21 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return Run(ctx, f, args)
+}
 
+// Run executes one command line with the factory and returns the exit code.
+func Run(ctx context.Context, f *command.Factory, args []string) int {
 	root := NewRootCmd(f)
 	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.Err)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
-	return report(stderr, ctx, err)
+	return report(f.IO.Err, ctx, err)
 }
 
 func report(w io.Writer, ctx context.Context, err error) int {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"coopcloud.tech/abra/internal/hint"
@@ -226,11 +227,30 @@ func (r *Repo) Head() (commit string, dirty bool, err error) {
 	if err != nil {
 		return "", false, fmt.Errorf("open work tree %s: %w", r.dir, err)
 	}
+	// go-git's work tree filesystem refuses paths under .git, so Status
+	// never sees .git/info/exclude; hand its patterns over ourselves.
+	wt.Excludes = append(wt.Excludes, r.infoExcludes()...)
 	st, err := wt.Status()
 	if err != nil {
 		return "", false, fmt.Errorf("status of %s: %w", r.dir, err)
 	}
 	return ref.Hash().String(), !st.IsClean(), nil
+}
+
+// infoExcludes reads the patterns of .git/info/exclude, if there is one.
+func (r *Repo) infoExcludes() []gitignore.Pattern {
+	b, err := os.ReadFile(filepath.Join(r.dir, ".git", "info", "exclude"))
+	if err != nil {
+		return nil
+	}
+	var ps []gitignore.Pattern
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimRight(line, "\r\n")
+		if strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "#") {
+			ps = append(ps, gitignore.ParsePattern(line, nil))
+		}
+	}
+	return ps
 }
 
 // commitAt resolves a tag name, branch or commit hash to a commit. Tags are

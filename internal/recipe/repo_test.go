@@ -61,6 +61,7 @@ func readFile(t *testing.T, path string) string {
 //	          release/1.0.0+1.0; tagged v0.1.0 and 1.0.0+1.0 (annotated),
 //	          1.0.1+1.0 (lightweight) and "experiment" (not a version)
 //	commit 2: compose.yml "v2", abra.sh not executable, new.env; tagged 1.1.0+1.1
+//	odd tags: 1.0.2+1.0 (a tag of 1.0.0+1.0), 9.0.0+blob and 9.1.0+tree
 type fixture struct {
 	dir           string
 	commit1, head string
@@ -94,6 +95,11 @@ func newFixture(t *testing.T) fixture {
 	runGit(t, dir, "add", "-A")
 	runGit(t, dir, "commit", "-q", "-m", "second")
 	runGit(t, dir, "tag", "-a", "-m", "second release", "1.1.0+1.1")
+	// Odd tags: a tag of a tag still names a commit; tags of a blob or a
+	// tree are not releases.
+	runGit(t, dir, "tag", "-a", "-m", "retag", "1.0.2+1.0", "1.0.0+1.0")
+	runGit(t, dir, "tag", "9.0.0+blob", "HEAD:compose.yml")
+	runGit(t, dir, "tag", "-a", "-m", "a tree", "9.1.0+tree", "HEAD^{tree}")
 	return fixture{dir: dir, commit1: commit1, head: runGit(t, dir, "rev-parse", "HEAD")}
 }
 
@@ -169,6 +175,7 @@ func TestVersions(t *testing.T) {
 		{"v0.1.0", fx.commit1, true, ""},
 		{"1.0.0+1.0", fx.commit1, true, "1.0"},
 		{"1.0.1+1.0", fx.commit1, false, "1.0"},
+		{"1.0.2+1.0", fx.commit1, true, "1.0"},
 		{"1.1.0+1.1", fx.head, true, "1.1"},
 	}
 	if !slices.Equal(got, want) {
@@ -225,7 +232,7 @@ func TestFind(t *testing.T) {
 		is      error
 		msg     string
 	}{
-		{"unknown", "9.9.9+9", ErrUnknownVersion, `unknown version "9.9.9+9"; available: v0.1.0, 1.0.0+1.0, 1.0.1+1.0, 1.1.0+1.1`},
+		{"unknown", "9.9.9+9", ErrUnknownVersion, `unknown version "9.9.9+9"; available: v0.1.0, 1.0.0+1.0, 1.0.1+1.0, 1.0.2+1.0, 1.1.0+1.1`},
 		{"missing upstream", "1.1.0", ErrUnknownVersion, `unknown version "1.1.0"; did you mean 1.1.0+1.1?`},
 		{"other upstream", "1.0.0+2.0", ErrUnknownVersion, `unknown version "1.0.0+2.0"; did you mean 1.0.0+1.0?`},
 		{"not a version", "experiment", ErrInvalidVersion, `invalid version "experiment"`},

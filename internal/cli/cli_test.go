@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/swarm"
+	"coopcloud.tech/abra/internal/swarm/swarmtest"
+	"coopcloud.tech/abra/internal/ui"
+)
+
+// fixture is an ABRA_DIR with a "default" server, a git recipe "web" with
+// one release, and an app "app.example.org" of it, against a fake swarm.
+type fixture struct {
+	dir     string
+	cluster *swarmtest.Cluster
+}
+
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.org",
+		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.org")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const webCompose = `version: "3.8"
+services:
+  app:
+    image: nginx:1.25
+    environment:
+      - GREETING=${GREETING:-hello}
+    deploy:
+      labels:
+        - "coop-cloud.${STACK_NAME}.version=1.0.0+1.25"
+`
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "servers", "default", ".keep"), "")
+	repo := filepath.Join(dir, "recipes", "web")
+	write(t, filepath.Join(repo, "compose.yml"), webCompose)
+	write(t, filepath.Join(repo, ".env.sample"), "TYPE=web\nDOMAIN=web.example.com\nGREETING=hi\n")
+	git(t, repo, "init", "-q", "-b", "main")
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-qm", "web")
+	git(t, repo, "tag", "-a", "1.0.0+1.25", "-m", "1.0.0+1.25")
+	write(t, filepath.Join(dir, "servers", "default", "app.example.org.env"), "TYPE=web\nDOMAIN=app.example.org\nGREETING=hi\n")
+	return &fixture{dir: dir, cluster: swarmtest.New()}
+}
+
+func (fx *fixture) run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	f := &command.Factory{IO: ui.IO{In: strings.NewReader(""), Out: &out, Err: &errb}, AbraDir: fx.dir,
+		Connect: func(context.Context, string) (swarm.Cluster, error) { return fx.cluster, nil }}
+	code = Run(context.Background(), f, args)
+	return code, out.String(), errb.String()
+}
+
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(t *testing.T, fx *fixture)
+		args     []string
+		code     int
+		contains []string
+	}{
+		{name: "unknown app", args: []string{"app", "deploy", "nope.example.org", "-n"}, code: ExitFailure,
+			contains: []string{`unknown app "nope.example.org"`, "hint: run 'abra app ls'"}},
+		{name: "unknown server", args: []string{"app", "new", "web", "--server", "nope.example.org", "--domain", "x.example.org", "-n"}, code: ExitFailure,
+			contains: []string{`unknown server "nope.example.org"`, "hint: run 'abra server add nope.example.org' first"}},
+		{name: "env file syntax error", args: []string{"app", "env", "bad.example.org"}, code: ExitFailure,
+			setup: func(t *testing.T, fx *fixture) {
+				write(t, filepath.Join(fx.dir, "servers", "default", "bad.example.org.env"), "TYPE=web\nDOMAIN=bad.example.org\nFOO BAR\n")
+			},
+			contains: []string{"bad.example.org.env:3:"}},
+		{name: "missing recipe", args: []string{"app", "new", "nope", "--server", "default", "--domain", "x.example.org", "-n"}, code: ExitFailure,
+			contains: []string{"recipe nope", "hint: run 'abra recipe fetch nope' first"}},
+		{name: "unknown version", args: []string{"app", "deploy", "app.example.org", "9.9.9+1", "-n"}, code: ExitFailure,
+			contains: []string{"9.9.9+1", "1.0.0+1.25", "hint: list versions with 'abra recipe versions web'"}},
+		{name: "compose file does not parse", args: []string{"app", "deploy", "app.example.org", "--chaos", "-n"}, code: ExitFailure,
+			setup: func(t *testing.T, fx *fixture) {
+				write(t, filepath.Join(fx.dir, "recipes", "web", "compose.yml"), "version: \"3.8\"\nservices:\n  app:\n    image: [unclosed\n")
+			},
+			contains: []string{"compose.yml", "load compose files"}},
+		{name: "compose file with an unknown key", args: []string{"app", "deploy", "app.example.org", "--chaos", "-n"}, code: ExitFailure,
+			setup: func(t *testing.T, fx *fixture) {
+				write(t, filepath.Join(fx.dir, "recipes", "web", "compose.yml"), "version: \"3.8\"\nservices:\n  app:\n    image: nginx\n    colour: blue\n")
+			},
+			contains: []string{"colour"}},
+		{name: "missing argument is a usage error", args: []string{"app", "deploy"}, code: ExitUsage,
+			contains: []string{"accepts between 1 and 2 arg(s)", "--help"}},
+		{name: "missing flag without a terminal names the flag", args: []string{"app", "new", "web", "--server", "default", "-n"}, code: ExitUsage,
+			contains: []string{"--domain"}},
+		{name: "unknown flag", args: []string{"app", "ls", "--bogus"}, code: ExitUsage,
+			contains: []string{"unknown flag: --bogus"}},
+		{name: "unknown command", args: []string{"bogus"}, code: ExitUsage,
+			contains: []string{`unknown command "bogus"`}},
+		{name: "not a swarm manager", args: []string{"app", "deploy", "app.example.org", "-n"}, code: ExitFailure,
+			setup: func(t *testing.T, fx *fixture) { fx.cluster.Node.SwarmState = "inactive" },
+			contains: []string{"not a swarm manager", "hint: run on the server: docker swarm init"}},
+		{name: "server rm with apps", args: []string{"server", "rm", "default"}, code: ExitFailure,
+			contains: []string{"server still has apps", "--force"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t)
+			if tt.setup != nil {
+				tt.setup(t, fx)
+			}
+			envPath := filepath.Join(fx.dir, "servers", "default", "app.example.org.env")
+			before, _ := os.ReadFile(envPath)
+			code, stdout, stderr := fx.run(t, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit code = %d, want %d\nstderr: %s", code, tt.code, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("errors must not go to stdout: %q", stdout)
+			}
+			for _, want := range tt.contains {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			if after, _ := os.ReadFile(envPath); !bytes.Equal(before, after) {
+				t.Errorf("env file changed by a failed command:\n%s", after)
+			}
+			if len(fx.cluster.Calls) != 0 {
+				t.Errorf("a failed command changed the swarm: %v", fx.cluster.Calls)
+			}
+		})
+	}
+}
+
+func TestLifecycleOnFakeSwarm(t *testing.T) {
+	fx := newFixture(t)
+	envPath := filepath.Join(fx.dir, "servers", "default", "app.example.org.env")
+
+	code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "-n")
+	if code != ExitOK {
+		t.Fatalf("deploy: exit %d\n%s", code, stderr)
+	}
+	services, _ := fx.cluster.Services(context.Background(), "app_example_org")
+	if len(services) != 1 {
+		t.Fatalf("services = %v", services)
+	}
+	labels := services[0].Spec.Labels
+	for k, want := range map[string]string{
+		"coop-cloud.app_example_org.version":    "1.0.0+1.25",
+		"coop-cloud.app_example_org.chaos":      "false",
+		"coop-cloud.app_example_org.recipe":     "web",
+		"coop-cloud.app_example_org.autoupdate": "false",
+		"com.docker.stack.namespace":            "app_example_org",
+	} {
+		if labels[k] != want {
+			t.Errorf("label %s = %q, want %q", k, labels[k], want)
+		}
+	}
+	env := services[0].Spec.TaskTemplate.ContainerSpec.Env
+	if len(env) != 1 || env[0] != "GREETING=hi" {
+		t.Errorf("container env = %v, want the app env's GREETING=hi", env)
+	}
+	if b, _ := os.ReadFile(envPath); !strings.Contains(string(b), "TYPE=web:1.0.0+1.25\n") || !strings.Contains(string(b), "GREETING=hi") {
+		t.Fatalf("env file not pinned:\n%s", b)
+	}
+	if !strings.Contains(stderr, "✓ wait for convergence") {
+		t.Errorf("progress lacks the convergence step:\n%s", stderr)
+	}
+
+	code, _, stderr = fx.run(t, "app", "deploy", "app.example.org", "-n")
+	if code != ExitFailure || !strings.Contains(stderr, "already deployed") {
+		t.Fatalf("redeploy: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr = fx.run(t, "app", "deploy", "app.example.org", "-f", "-n"); code != ExitOK {
+		t.Fatalf("forced redeploy: exit %d\n%s", code, stderr)
+	}
+
+	code, stdout, _ := fx.run(t, "app", "ps", "app.example.org", "--json")
+	if code != ExitOK || !strings.Contains(stdout, `"service": "app"`) || !strings.Contains(stdout, `"state": "running"`) {
+		t.Fatalf("ps: exit %d\n%s", code, stdout)
+	}
+
+	if code, _, stderr = fx.run(t, "app", "undeploy", "app.example.org"); code != ExitOK {
+		t.Fatalf("undeploy: exit %d\n%s", code, stderr)
+	}
+	if services, _ := fx.cluster.Services(context.Background(), "app_example_org"); len(services) != 0 {
+		t.Fatalf("services left after undeploy: %v", services)
+	}
+	fx.cluster.AddVolume("app_example_org_data", "app_example_org")
+	fx.cluster.AddSecret("app_example_org_pw_v1")
+	if code, _, stderr = fx.run(t, "app", "remove", "app.example.org", "--force"); code != ExitOK {
+		t.Fatalf("remove: exit %d\n%s", code, stderr)
+	}
+	if vols, _ := fx.cluster.Volumes(context.Background(), ""); len(vols) != 0 {
+		t.Errorf("volumes left: %v", vols)
+	}
+	if secrets, _ := fx.cluster.Secrets(context.Background(), ""); len(secrets) != 0 {
+		t.Errorf("secrets left: %v", secrets)
+	}
+	if _, err := os.Stat(envPath); !os.IsNotExist(err) {
+		t.Errorf("env file still there: %v", err)
+	}
+}
