@@ -118,7 +118,7 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown command", args: []string{"bogus"}, code: ExitUsage,
 			contains: []string{`unknown command "bogus"`}},
 		{name: "not a swarm manager", args: []string{"app", "deploy", "app.example.org", "-n"}, code: ExitFailure,
-			setup: func(t *testing.T, fx *fixture) { fx.cluster.Node.SwarmState = "inactive" },
+			setup:    func(t *testing.T, fx *fixture) { fx.cluster.Node.SwarmState = "inactive" },
 			contains: []string{"not a swarm manager", "hint: run on the server: docker swarm init"}},
 		{name: "server rm with apps", args: []string{"server", "rm", "default"}, code: ExitFailure,
 			contains: []string{"server still has apps", "--force"}},
