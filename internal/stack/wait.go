@@ -174,20 +174,32 @@ func poll(ctx context.Context, c swarm.Cluster, stack string, ids []string, ns c
 
 func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapshot) (ServiceStatus, string) {
 	st := ServiceStatus{}
-	want, _ := json.Marshal(svc.Spec.TaskTemplate)
+	// An update state is fresh only if it started after our snapshot.
+	var upd *mobyswarm.UpdateStatus
+	if u := svc.UpdateStatus; u != nil && u.StartedAt != nil {
+		if prev, ok := before.updateStarted[svc.ID]; !ok || !prev.Equal(*u.StartedAt) {
+			upd = u
+		}
+	}
+	// Which running tasks run the current spec? Tasks created since the snapshot
+	// do. Older ones do only if the task template did not change (swarm then
+	// keeps them) or if swarm says the update completed. Task specs cannot be
+	// compared with the service's directly: swarm fills in defaults differently.
+	oldTasksCurrent := (svc.PreviousSpec != nil && sameJSON(svc.PreviousSpec.TaskTemplate, svc.Spec.TaskTemplate)) ||
+		(upd != nil && upd.State == mobyswarm.UpdateStateCompleted)
 	desiredRunning := 0
 	var lastErr string
 	var lastErrAt time.Time
 	noImage := false
 	for _, t := range tasks {
+		fresh := !before.tasks[t.ID]
 		if t.DesiredState == mobyswarm.TaskStateRunning {
 			desiredRunning++
-			got, _ := json.Marshal(t.Spec)
-			if t.Status.State == mobyswarm.TaskStateRunning && bytes.Equal(got, want) {
+			if t.Status.State == mobyswarm.TaskStateRunning && (fresh || oldTasksCurrent) {
 				st.Running++
 			}
 		}
-		if before.tasks[t.ID] {
+		if !fresh {
 			continue
 		}
 		if t.Status.Err != "" && t.Status.Timestamp.After(lastErrAt) {
@@ -205,13 +217,6 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 		st.Desired = max(desiredRunning, 1)
 	}
 
-	// An update state is fresh only if it started after our snapshot.
-	var upd *mobyswarm.UpdateStatus
-	if u := svc.UpdateStatus; u != nil && u.StartedAt != nil {
-		if prev, ok := before.updateStarted[svc.ID]; !ok || !prev.Equal(*u.StartedAt) {
-			upd = u
-		}
-	}
 	st.Detail = lastErr
 	if upd != nil {
 		switch upd.State {
@@ -242,6 +247,12 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 		st.State = "failing"
 	}
 	return st, ""
+}
+
+func sameJSON(a, b any) bool {
+	x, errA := json.Marshal(a)
+	y, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
 
 func lastErrSuffix(err string) string {
