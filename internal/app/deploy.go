@@ -139,7 +139,7 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 			}
 			ids, err = stack.Apply(ctx, d.Cluster, spec, stack.DeployOptions{QueryRegistry: !o.Offline}, func(e stack.Event) {
 				if e.Action == "warn" {
-					d.note("apply stack", "warning: %s: %s", e.Name, e.Detail)
+					d.note("apply stack", "warning: %s: %s", e.Name, strings.Join(strings.Fields(e.Detail), " "))
 					return
 				}
 				d.note("apply stack", "%s %s %s", e.Action, e.Kind, e.Name)
