@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,6 +38,7 @@ type DeployOptions struct {
 	Force            bool   // redeploy the same version
 	IgnoreEnvVersion bool   // ignore the version pinned in the env file
 	NoConvergeChecks bool   // do not wait for the services to converge
+	NoDomainChecks   bool   // do not check that the domain resolves to the server
 	Offline          bool   // do not ask the registry for image digests
 }
 
@@ -56,6 +58,7 @@ type Deployer struct {
 	Store    Store
 	Cluster  swarm.Cluster
 	Observer step.Observer
+	Resolver Resolver // nil: net.DefaultResolver
 }
 
 func (d *Deployer) note(stepName, format string, args ...any) {
@@ -118,6 +121,15 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 		{Name: "check server", Run: func(ctx context.Context) error {
 			if err := CheckManager(ctx, d.Cluster, a.Server); err != nil {
 				return err
+			}
+			if !o.NoDomainChecks && !o.Offline {
+				var r Resolver = net.DefaultResolver
+				if d.Resolver != nil {
+					r = d.Resolver
+				}
+				if err := CheckDomain(ctx, r, a.Domain, a.Server); err != nil {
+					return err
+				}
 			}
 			if o.Force || o.Chaos {
 				return nil

@@ -15,7 +15,6 @@ type deployOptions struct {
 	f              *command.Factory
 	domain         string
 	opts           app.DeployOptions
-	noDomainChecks bool
 	json           bool
 }
 
@@ -52,7 +51,7 @@ refused without --force.`,
 	fl := cmd.Flags()
 	fl.BoolVarP(&o.opts.Chaos, "chaos", "C", false, "deploy the recipe's work tree, uncommitted changes included")
 	fl.BoolVarP(&o.opts.Force, "force", "f", false, "deploy even if this version already runs")
-	fl.BoolVarP(&o.noDomainChecks, "no-domain-checks", "D", false, "do not check that the domain points at the server")
+	fl.BoolVarP(&o.opts.NoDomainChecks, "no-domain-checks", "D", false, "do not check that the domain points at the server")
 	fl.BoolVarP(&o.opts.NoConvergeChecks, "no-converge-checks", "c", false, "do not wait for the services to converge")
 	fl.BoolVarP(&o.opts.IgnoreEnvVersion, "ignore-env-version", "i", false, "ignore the version pinned in the env file")
 	fl.BoolVar(&o.json, "json", false, "print the result as JSON, and progress as JSON Lines on stderr")

@@ -1,0 +1,53 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+type fakeResolver map[string][]string
+
+func (f fakeResolver) LookupHost(_ context.Context, host string) ([]string, error) {
+	if ips, ok := f[host]; ok {
+		return ips, nil
+	}
+	return nil, errors.New("no such host")
+}
+
+func TestCheckDomain(t *testing.T) {
+	r := fakeResolver{"srv.example.org": {"192.0.2.1"}, "app.example.org": {"192.0.2.1"}, "elsewhere.example.org": {"198.51.100.7"}}
+	tests := []struct {
+		name, domain, server, wantErr string
+	}{
+		{"local server is not checked", "nowhere.invalid", "default", ""},
+		{"domain points at the server", "app.example.org", "srv.example.org", ""},
+		{"user and port are ignored", "app.example.org", "root@srv.example.org:2222", ""},
+		{"domain points elsewhere", "elsewhere.example.org", "srv.example.org", "resolves to 198.51.100.7"},
+		{"domain does not resolve", "nowhere.invalid", "srv.example.org", "nowhere.invalid does not resolve"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckDomain(context.Background(), r, tt.domain, tt.server)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("CheckDomain() = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestStackName(t *testing.T) {
+	tests := []struct{ name, domain, want string }{
+		{"dots become underscores", "blog.example.org", "blog_example_org"},
+		{"long domains are cut to 45", "a-very-long-subdomain-name.of-a-long-domain.example.org", "a-very-long-subdomain-name_of-a-long-domain_e"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := StackName(tt.domain)
+			if got != tt.want || len(got) > MaxStackNameLength {
+				t.Fatalf("StackName(%q) = %q, want %q", tt.domain, got, tt.want)
+			}
+		})
+	}
+}
