@@ -12,10 +12,10 @@ import (
 )
 
 type deployOptions struct {
-	f              *command.Factory
-	domain         string
-	opts           app.DeployOptions
-	json           bool
+	f      *command.Factory
+	domain string
+	opts   app.DeployOptions
+	json   bool
 }
 
 func newDeployCmd(f *command.Factory, runF func(context.Context, *deployOptions) error) *cobra.Command {
