@@ -162,23 +162,16 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 	if !o.NoConvergeChecks {
 		steps = append(steps, step.Step{Name: "wait for convergence", Run: func(ctx context.Context) error {
 			d.note("wait for convergence", "timeout %s", timeout)
-			err := stack.Wait(ctx, d.Cluster, a.StackName(), ids, stack.WaitOptions{
-				Timeout: timeout, Before: snap,
-				Progress: func(st []stack.ServiceStatus) {
-					res.Services = st
-					parts := make([]string, len(st))
-					for i, s := range st {
-						parts[i] = s.String()
-					}
-					d.note("wait for convergence", "%s", strings.Join(parts, ", "))
-				},
-			})
+			err := d.wait(ctx, a, ids, stack.WaitOptions{Timeout: timeout, Before: snap}, res)
 			var nc *stack.NotConvergedError
-			if errors.As(err, &nc) {
-				res.Services = nc.Services
-				return hint.With(err, fmt.Sprintf("inspect with 'abra app ps %s' and 'abra app logs %s'", a.Domain, a.Domain))
+			if !errors.As(err, &nc) {
+				return err
 			}
-			return err
+			d.noteLogs(ctx, a, nc.Services)
+			if !snap.Existed() {
+				return hint.With(err, fmt.Sprintf("inspect with 'abra app ps %s' and 'abra app logs %s'; remove what was created with 'abra app undeploy %s'", a.Domain, a.Domain, a.Domain))
+			}
+			return d.restore(ctx, a, snap, timeout, err, res)
 		}})
 	}
 	steps = append(steps, step.Step{Name: "record version", Run: func(ctx context.Context) error {
@@ -194,6 +187,60 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 		return a.Save()
 	}})
 	return res, step.Run(ctx, d.Observer, steps...)
+}
+
+// wait waits for convergence, reporting per-service progress as notes.
+func (d *Deployer) wait(ctx context.Context, a *App, ids []string, opts stack.WaitOptions, res *DeployResult) error {
+	opts.Progress = func(st []stack.ServiceStatus) {
+		res.Services = st
+		parts := make([]string, len(st))
+		for i, s := range st {
+			parts[i] = s.String()
+		}
+		d.note("wait for convergence", "%s", strings.Join(parts, ", "))
+	}
+	err := stack.Wait(ctx, d.Cluster, a.StackName(), ids, opts)
+	var nc *stack.NotConvergedError
+	if errors.As(err, &nc) {
+		res.Services = nc.Services
+	}
+	return err
+}
+
+// restore puts the previous specs back after a failed update and verifies the
+// old version runs again. The result is still an error: the deploy failed.
+func (d *Deployer) restore(ctx context.Context, a *App, before stack.Snapshot, timeout time.Duration, cause error, res *DeployResult) error {
+	d.note("wait for convergence", "putting the previous version back")
+	ids, err := stack.Restore(ctx, d.Cluster, a.StackName(), before, func(e stack.Event) {
+		d.note("wait for convergence", "%s %s %s", e.Action, e.Kind, e.Name)
+	})
+	if err == nil {
+		err = d.wait(ctx, a, ids, stack.WaitOptions{Timeout: timeout, Before: before, Restoring: true}, res)
+	}
+	if err != nil {
+		return hint.With(fmt.Errorf("%w; putting the previous version back failed too: %v", cause, err),
+			fmt.Sprintf("redeploy the version in %s with 'abra app deploy %s --force', and inspect with 'abra app ps %s'", a.Path, a.Domain, a.Domain))
+	}
+	return hint.With(fmt.Errorf("%w; the previous version was put back and runs again", cause),
+		fmt.Sprintf("see why with 'abra app logs %s'; the env file still names the previous version", a.Domain))
+}
+
+// noteLogs shows the last log lines of the services that did not converge.
+func (d *Deployer) noteLogs(ctx context.Context, a *App, statuses []stack.ServiceStatus) {
+	for _, st := range statuses {
+		if st.State == "converged" {
+			continue
+		}
+		id, err := ServiceID(ctx, d.Cluster, a, st.Name)
+		if err != nil {
+			continue
+		}
+		lines, err := stack.LastLogs(ctx, d.Cluster, id, 10)
+		if err != nil || len(lines) == 0 {
+			continue
+		}
+		d.note("wait for convergence", "last log lines of %s:\n    %s", st.Name, strings.Join(lines, "\n    "))
+	}
 }
 
 // CheckManager verifies the server is a swarm manager, with the command that fixes it.

@@ -222,3 +222,36 @@ func TestLifecycleOnFakeSwarm(t *testing.T) {
 		t.Errorf("env file still there: %v", err)
 	}
 }
+
+func TestFailedUpgradePutsPreviousVersionBack(t *testing.T) {
+	fx := newFixture(t)
+	repo := filepath.Join(fx.dir, "recipes", "web")
+	compose := strings.ReplaceAll(webCompose, "nginx:1.25", "nginx:1.26")
+	compose = strings.ReplaceAll(compose, "1.0.0+1.25", "1.1.0+1.26")
+	compose = strings.ReplaceAll(compose, "      labels:\n", "      labels:\n        - \"coop-cloud.${STACK_NAME}.timeout=1\"\n")
+	write(t, filepath.Join(repo, "compose.yml"), compose)
+	git(t, repo, "commit", "-qam", "1.1.0")
+	git(t, repo, "tag", "-a", "1.1.0+1.26", "-m", "1.1.0+1.26")
+	envPath := filepath.Join(fx.dir, "servers", "default", "app.example.org.env")
+
+	if code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "1.0.0+1.25", "-n"); code != ExitOK {
+		t.Fatalf("deploy 1.0.0: exit %d\n%s", code, stderr)
+	}
+	fx.cluster.FailUpdates()
+	code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "1.1.0+1.26", "-n")
+	if code != ExitNotConverged {
+		t.Fatalf("failed upgrade: exit %d, want %d\n%s", code, ExitNotConverged, stderr)
+	}
+	for _, want := range []string{"did not converge", "previous version was put back", "rollback service app_example_org_app"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	services, _ := fx.cluster.Services(context.Background(), "app_example_org")
+	if img := services[0].Spec.TaskTemplate.ContainerSpec.Image; img != "nginx:1.25" {
+		t.Errorf("image after the failed upgrade = %s, want nginx:1.25 back", img)
+	}
+	if b, _ := os.ReadFile(envPath); !strings.Contains(string(b), "TYPE=web:1.0.0+1.25\n") {
+		t.Errorf("env file must keep the previous version:\n%s", b)
+	}
+}

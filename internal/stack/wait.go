@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -41,18 +42,20 @@ func (s ServiceStatus) String() string {
 // Snapshot records what the stack looked like before a deploy, so that Wait
 // can tell fresh update states and task failures from old ones.
 type Snapshot struct {
+	services      map[string]bool // IDs of services that existed
 	updateStarted map[string]time.Time
 	tasks         map[string]bool
 }
 
 // TakeSnapshot records the stack's current update states and tasks.
 func TakeSnapshot(ctx context.Context, c swarm.Cluster, stack string) (Snapshot, error) {
-	snap := Snapshot{updateStarted: map[string]time.Time{}, tasks: map[string]bool{}}
+	snap := Snapshot{services: map[string]bool{}, updateStarted: map[string]time.Time{}, tasks: map[string]bool{}}
 	services, err := c.Services(ctx, stack)
 	if err != nil {
 		return snap, err
 	}
 	for _, s := range services {
+		snap.services[s.ID] = true
 		if s.UpdateStatus != nil && s.UpdateStatus.StartedAt != nil {
 			snap.updateStarted[s.ID] = *s.UpdateStatus.StartedAt
 		}
@@ -67,12 +70,54 @@ func TakeSnapshot(ctx context.Context, c swarm.Cluster, stack string) (Snapshot,
 	return snap, nil
 }
 
+// Existed reports whether the stack had any service before the deploy.
+func (s Snapshot) Existed() bool { return len(s.services) > 0 }
+
+// Restore puts the stack back as the snapshot found it after a failed update:
+// services that existed are rolled back to their previous spec (unless swarm
+// already did), services the update created are removed. It returns the IDs
+// to wait on.
+func Restore(ctx context.Context, c swarm.Cluster, stack string, before Snapshot, notify func(Event)) ([]string, error) {
+	if notify == nil {
+		notify = func(Event) {}
+	}
+	services, err := c.Services(ctx, stack)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, svc := range services {
+		if !before.services[svc.ID] {
+			notify(Event{Action: "remove", Kind: "service", Name: svc.Spec.Name, Detail: "added by the failed update"})
+			if err := c.RemoveService(ctx, svc.ID); err != nil && !errors.Is(err, swarm.ErrNotFound) {
+				return nil, fmt.Errorf("remove service %s: %w", svc.Spec.Name, err)
+			}
+			continue
+		}
+		ids = append(ids, svc.ID)
+		if u := svc.UpdateStatus; u != nil && u.State == mobyswarm.UpdateStateRollbackCompleted {
+			continue // swarm already put the previous spec back
+		}
+		if svc.PreviousSpec == nil {
+			continue
+		}
+		notify(Event{Action: "rollback", Kind: "service", Name: svc.Spec.Name})
+		if err := c.RollbackService(ctx, svc); err != nil {
+			return nil, fmt.Errorf("roll back service %s: %w", svc.Spec.Name, err)
+		}
+	}
+	return ids, nil
+}
+
 // WaitOptions tunes Wait.
 type WaitOptions struct {
 	Timeout  time.Duration
 	Poll     time.Duration
 	Before   Snapshot
 	Progress func([]ServiceStatus)
+	// Restoring waits for a rollback (see Restore) to finish: a completed
+	// rollback is the goal then, and every running task counts.
+	Restoring bool
 }
 
 // NotConvergedError tells which services did not converge and why.
@@ -108,7 +153,7 @@ func Wait(ctx context.Context, c swarm.Cluster, stack string, ids []string, opts
 	ns := convert.NewNamespace(stack)
 	var last []ServiceStatus
 	for {
-		statuses, failed, err := poll(ctx, c, stack, ids, ns, opts.Before)
+		statuses, failed, err := poll(ctx, c, stack, ids, ns, opts)
 		if err != nil {
 			return fmt.Errorf("watch %s: %w", stack, err)
 		}
@@ -142,7 +187,7 @@ func allConverged(statuses []ServiceStatus) bool {
 	return true
 }
 
-func poll(ctx context.Context, c swarm.Cluster, stack string, ids []string, ns convert.Namespace, before Snapshot) ([]ServiceStatus, string, error) {
+func poll(ctx context.Context, c swarm.Cluster, stack string, ids []string, ns convert.Namespace, opts WaitOptions) ([]ServiceStatus, string, error) {
 	services, err := c.Services(ctx, stack)
 	if err != nil {
 		return nil, "", err
@@ -161,7 +206,7 @@ func poll(ctx context.Context, c swarm.Cluster, stack string, ids []string, ns c
 		if !slices.Contains(ids, svc.ID) {
 			continue
 		}
-		st, fail := serviceStatus(svc, byService[svc.ID], before)
+		st, fail := serviceStatus(svc, byService[svc.ID], opts.Before, opts.Restoring)
 		st.Name = ns.Descope(svc.Spec.Name)
 		if fail != "" && failure == "" {
 			failure = st.Name + ": " + fail
@@ -172,7 +217,7 @@ func poll(ctx context.Context, c swarm.Cluster, stack string, ids []string, ns c
 	return out, failure, nil
 }
 
-func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapshot) (ServiceStatus, string) {
+func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapshot, restoring bool) (ServiceStatus, string) {
 	st := ServiceStatus{}
 	// An update state is fresh only if it started after our snapshot.
 	var upd *mobyswarm.UpdateStatus
@@ -185,8 +230,11 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 	// do. Older ones do only if the task template did not change (swarm then
 	// keeps them) or if swarm says the update completed. Task specs cannot be
 	// compared with the service's directly: swarm fills in defaults differently.
-	oldTasksCurrent := (svc.PreviousSpec != nil && sameJSON(svc.PreviousSpec.TaskTemplate, svc.Spec.TaskTemplate)) ||
+	oldTasksCurrent := restoring || (svc.PreviousSpec != nil && sameJSON(svc.PreviousSpec.TaskTemplate, svc.Spec.TaskTemplate)) ||
 		(upd != nil && upd.State == mobyswarm.UpdateStateCompleted)
+	if restoring {
+		upd = svc.UpdateStatus
+	}
 	desiredRunning := 0
 	var lastErr string
 	var lastErrAt time.Time
@@ -221,9 +269,16 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 	if upd != nil {
 		switch upd.State {
 		case mobyswarm.UpdateStateRollbackCompleted:
+			if restoring {
+				break
+			}
 			st.State, st.Detail = "rolled back", upd.Message
 			return st, "swarm rolled the update back: " + upd.Message + lastErrSuffix(lastErr)
 		case mobyswarm.UpdateStatePaused, mobyswarm.UpdateStateRollbackPaused:
+			if restoring && upd.State == mobyswarm.UpdateStatePaused {
+				st.State = "rolling back" // the paused update we are rolling back
+				return st, ""
+			}
 			st.State, st.Detail = "paused", upd.Message
 			return st, "update paused: " + upd.Message + lastErrSuffix(lastErr)
 		case mobyswarm.UpdateStateRollbackStarted:
@@ -260,4 +315,24 @@ func lastErrSuffix(err string) string {
 		return ""
 	}
 	return " (last task error: " + err + ")"
+}
+
+// LastLogs returns up to n last log lines of a service.
+func LastLogs(ctx context.Context, c swarm.Cluster, serviceID string, n int) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rc, err := c.ServiceLogs(ctx, serviceID, swarm.LogOptions{Tail: fmt.Sprint(n)})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil && len(b) == 0 {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		return nil, nil
+	}
+	return lines, nil
 }

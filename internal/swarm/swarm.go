@@ -106,6 +106,8 @@ type Cluster interface {
 	CreateService(ctx context.Context, spec swarm.ServiceSpec, queryRegistry bool) (id string, warnings []string, err error)
 	UpdateService(ctx context.Context, svc swarm.Service, spec swarm.ServiceSpec, queryRegistry bool) (warnings []string, err error)
 	RemoveService(ctx context.Context, id string) error
+	// RollbackService asks swarm to put the service's previous spec back.
+	RollbackService(ctx context.Context, svc swarm.Service) error
 	Tasks(ctx context.Context, stack string) ([]swarm.Task, error)
 	Containers(ctx context.Context, stack string) ([]Container, error)
 	ServiceLogs(ctx context.Context, serviceID string, opts LogOptions) (io.ReadCloser, error)

@@ -230,6 +230,14 @@ func (c *Cluster) UpdateService(ctx context.Context, svc mobyswarm.Service, spec
 	return res.Warnings, nil
 }
 
+// RollbackService implements swarm.Cluster.
+func (c *Cluster) RollbackService(ctx context.Context, svc mobyswarm.Service) error {
+	_, err := c.api.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{
+		Version: svc.Version, Spec: svc.Spec, Rollback: "previous",
+	})
+	return notFound(err, "service "+svc.Spec.Name)
+}
+
 // RemoveService implements swarm.Cluster.
 func (c *Cluster) RemoveService(ctx context.Context, id string) error {
 	_, err := c.api.ServiceRemove(ctx, id, client.ServiceRemoveOptions{})

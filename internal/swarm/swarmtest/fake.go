@@ -30,7 +30,8 @@ type Cluster struct {
 	volumes  map[string]string // name → stack
 	seq      int
 	// Calls records mutating calls, e.g. "create service s_app".
-	Calls []string
+	Calls       []string
+	failUpdates bool
 }
 
 // New returns an empty cluster whose node is an active swarm manager.
@@ -310,8 +311,43 @@ func (c *Cluster) UpdateService(_ context.Context, old mobyswarm.Service, spec m
 	svc.Spec = spec
 	svc.Version.Index++
 	c.runTasks(svc)
+	if c.failUpdates {
+		for i := range c.tasks {
+			if c.tasks[i].ServiceID == svc.ID {
+				c.tasks[i].Status = mobyswarm.TaskStatus{State: mobyswarm.TaskStateFailed, Err: "task: non-zero exit (1)", Timestamp: time.Now()}
+				c.tasks[i].DesiredState = mobyswarm.TaskStateShutdown
+			}
+		}
+	}
 	c.Calls = append(c.Calls, "update service "+spec.Name)
 	return nil, nil
+}
+
+// RollbackService implements swarm.Cluster.
+func (c *Cluster) RollbackService(_ context.Context, old mobyswarm.Service) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	svc, ok := c.services[old.ID]
+	if !ok {
+		return fmt.Errorf("service %s: %w", old.ID, swarm.ErrNotFound)
+	}
+	if svc.PreviousSpec == nil {
+		return fmt.Errorf("service %s has no previous spec", svc.Spec.Name)
+	}
+	cur := svc.Spec
+	svc.Spec, svc.PreviousSpec = *svc.PreviousSpec, &cur
+	svc.Version.Index++
+	c.runTasks(svc)
+	c.Calls = append(c.Calls, "rollback service "+svc.Spec.Name)
+	return nil
+}
+
+// FailUpdates makes every later UpdateService leave the service without
+// running tasks, as an update whose new tasks never become healthy would.
+func (c *Cluster) FailUpdates() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failUpdates = true
 }
 
 // RemoveService implements swarm.Cluster.
