@@ -10,13 +10,12 @@ export PATH=/usr/local/go/bin:$PATH
 version=0.1.0
 tag=""
 healthcheck='HEALTHCHECK --interval=2s --timeout=2s --start-period=5s --retries=3 CMD ["/demo-web","-healthcheck"]'
+unhealthy=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --version) version=$2; shift 2 ;;
     --tag) tag=$2; shift 2 ;;
-    --broken-healthcheck)
-      healthcheck='HEALTHCHECK --interval=2s --timeout=2s --start-period=2s --retries=2 CMD ["/demo-web","-healthcheck","-addr","127.0.0.1:1"]'
-      shift ;;
+    --broken-healthcheck) unhealthy=true; shift ;; # /healthz answers 503: never healthy
     -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
     *) echo "build-demo-image: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -27,7 +26,7 @@ docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command do
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/root"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$work/root/demo-web" ./cmd/demo-web
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version -X main.unhealthy=$unhealthy" -o "$work/root/demo-web" ./cmd/demo-web
 echo "build-demo-image: importing $tag" >&2
 tar -C "$work/root" -c . | docker import \
   --change 'ENTRYPOINT ["/demo-web"]' \

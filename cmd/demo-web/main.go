@@ -21,6 +21,10 @@ import (
 
 var version = "dev"
 
+// unhealthy, set to "true" at build time, makes /healthz fail: an image that
+// never becomes healthy, to test what deploys do then.
+var unhealthy = "false"
+
 //go:embed index.html
 var pages embed.FS
 
@@ -71,7 +75,13 @@ func envOr(key, def string) string {
 // handler serves /healthz, /version and either root's files or the built-in page.
 func handler(root, message string, logger *log.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if unhealthy == "true" {
+			http.Error(w, "unhealthy on purpose", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, version) })
 	if root != "" {
 		mux.Handle("/", http.FileServer(http.Dir(root)))

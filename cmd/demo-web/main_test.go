@@ -48,6 +48,14 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+func TestUnhealthyBuild(t *testing.T) {
+	unhealthy = "true"
+	defer func() { unhealthy = "false" }()
+	if code, _ := get(t, handler("", "", log.New(io.Discard, "", 0)), "/healthz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/healthz of an unhealthy build = %d", code)
+	}
+}
+
 func TestHandlerServesRoot(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("file a"), 0o644); err != nil {
