@@ -128,6 +128,26 @@ func TestAppLifecycle(t *testing.T) {
 		t.Fatalf("env file after deploying 0.1.0:\n%s", env)
 	}
 
+	// upgrade shows the release notes in between and goes to the newest.
+	r = e.mustAbra("app", "upgrade", domain, "-n")
+	if !strings.Contains(r.stderr, "0.1.0+0.1.0 → 0.2.0+0.2.0") || !strings.Contains(r.stderr, "Serves version 0.2.0.") {
+		t.Fatalf("upgrade output lacks the plan or the release notes: %s", r)
+	}
+	if body, err := httpGet(t, "http://127.0.0.1:"+port+"/version", 10*time.Second); err != nil || strings.TrimSpace(body) != "0.2.0" {
+		t.Fatalf("GET /version after upgrade = %q, %v", body, err)
+	}
+	if r := e.abra("app", "upgrade", domain, "-n"); r.code == 0 || !strings.Contains(r.stderr, "newest") {
+		t.Fatalf("upgrade past the newest version must fail: %s", r)
+	}
+	// rollback goes back to the previous release.
+	e.mustAbra("app", "rollback", domain, "-n")
+	if body, err := httpGet(t, "http://127.0.0.1:"+port+"/version", 10*time.Second); err != nil || strings.TrimSpace(body) != "0.1.0" {
+		t.Fatalf("GET /version after rollback = %q, %v", body, err)
+	}
+	if env := readFile(t, envPath); !strings.Contains(env, "TYPE=demo:0.1.0+0.1.0") {
+		t.Fatalf("env file after rollback:\n%s", env)
+	}
+
 	// ps and logs.
 	var tasks []map[string]any
 	if err := json.Unmarshal([]byte(e.mustAbra("app", "ps", domain, "--json").stdout), &tasks); err != nil {

@@ -25,6 +25,8 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newEnvCmd(f, nil),
 		newCheckCmd(f, nil),
 		newDeployCmd(f, nil),
+		newUpgradeCmd(f, nil),
+		newRollbackCmd(f, nil),
 		newPsCmd(f, nil),
 		newLogsCmd(f, nil),
 		newUndeployCmd(f, nil),

@@ -1,0 +1,146 @@
+package appcmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"coopcloud.tech/abra/internal/app"
+	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/ui"
+)
+
+type upgradeOptions struct {
+	f      *command.Factory
+	dir    app.Direction
+	domain string
+	opts   app.DeployOptions
+}
+
+func newUpgradeCmd(f *command.Factory, runF func(context.Context, *upgradeOptions) error) *cobra.Command {
+	return newVersionChangeCmd(f, app.Up, runF)
+}
+
+func newRollbackCmd(f *command.Factory, runF func(context.Context, *upgradeOptions) error) *cobra.Command {
+	return newVersionChangeCmd(f, app.Down, runF)
+}
+
+func newVersionChangeCmd(f *command.Factory, dir app.Direction, runF func(context.Context, *upgradeOptions) error) *cobra.Command {
+	o := &upgradeOptions{f: f, dir: dir}
+	cmd := &cobra.Command{
+		Use:     "upgrade <domain> [version]",
+		Aliases: []string{"up"},
+		Short:   "Deploy a newer version of the app's recipe, showing its release notes first",
+		Long: `Upgrade a deployed app to a newer release (the newest unless [version] is named).
+
+The release notes (release/<version> in the recipe) of every version in between
+are shown, a change of the recipe's major version is warned about loudly, and
+you are asked before anything changes (-n: go ahead without asking). If the new
+version does not converge, the previous one is put back.`,
+		Args: command.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.domain = args[0]
+			if len(args) == 2 {
+				o.opts.Version = args[1]
+			}
+			o.opts.Offline = f.Offline
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runVersionChange(cmd.Context(), o)
+		},
+	}
+	if dir == app.Down {
+		cmd.Use = "rollback <domain> [version]"
+		cmd.Aliases = []string{"rb"}
+		cmd.Short = "Deploy an older version of the app's recipe"
+		cmd.Long = strings.NewReplacer("Upgrade a deployed app to a newer release (the newest", "Roll a deployed app back to an older release (the previous one",
+			"If the new\nversion does not converge, the previous one is put back.", "If the older\nversion does not converge, the current one is put back.").Replace(cmd.Long)
+	}
+	cmd.Flags().BoolVarP(&o.opts.NoDomainChecks, "no-domain-checks", "D", false, "do not check that the domain points at the server")
+	cmd.Flags().BoolVarP(&o.opts.NoConvergeChecks, "no-converge-checks", "c", false, "do not wait for the services to converge")
+	return cmd
+}
+
+func runVersionChange(ctx context.Context, o *upgradeOptions) error {
+	a, c, err := loadApp(ctx, o.f, o.domain)
+	if err != nil {
+		return err
+	}
+	verb := map[app.Direction]string{app.Up: "upgrade", app.Down: "rollback"}[o.dir]
+	st, err := app.DeployedState(ctx, c, a.StackName())
+	if err != nil {
+		return err
+	}
+	if !st.Deployed {
+		return hint.With(fmt.Errorf("%s %s: %w", verb, a.Domain, app.ErrNotDeployed), "deploy it first with 'abra app deploy "+a.Domain+"'")
+	}
+	current := st.Version
+	if st.Chaos || current == "" {
+		current = a.PinnedVersion()
+	}
+	if current == "" {
+		return hint.With(fmt.Errorf("%s %s: the deployed version is unknown (chaos deploy without a pinned version)", verb, a.Domain),
+			"deploy a release with 'abra app deploy "+a.Domain+" <version>'")
+	}
+	repo, err := o.f.Store().OpenRecipe(a.Recipe())
+	if err != nil {
+		return err
+	}
+	if !o.f.Offline {
+		if err := repo.Fetch(ctx); err != nil {
+			fmt.Fprintf(o.f.IO.Err, "warning: could not fetch new versions of %s: %v\n", a.Recipe(), err)
+		}
+	}
+	rels, err := repo.Versions()
+	if err != nil {
+		return err
+	}
+	cands, err := app.Candidates(rels, current, o.dir)
+	if err != nil {
+		return err
+	}
+	target, err := app.Pick(cands, o.opts.Version, o.dir)
+	if err != nil {
+		return err
+	}
+	src, err := o.f.Store().Checkout(ctx, a.Recipe(), target.Tag, false)
+	if err != nil {
+		return err
+	}
+	notes := app.ReleaseNotes(src.Dir, cands, target, o.dir)
+	src.Close()
+
+	w := o.f.IO.Err
+	fmt.Fprintf(w, "%s %s: %s → %s\n", verb, a.Domain, current, target.Tag)
+	for _, n := range notes {
+		fmt.Fprintf(w, "\nrelease notes of %s:\n  %s\n", n.Version, strings.ReplaceAll(n.Text, "\n", "\n  "))
+	}
+	if app.MajorChange(current, target) {
+		red, reset := "", ""
+		if o.f.IO.Color() {
+			red, reset = "\033[1;31m", "\033[0m"
+		}
+		fmt.Fprintf(w, "\n%sWARNING: the recipe's major version changes (%s → %s): read the release notes, this may need manual steps%s\n", red, current, target.Tag, reset)
+	}
+	if !o.f.NoInput {
+		ok, err := o.f.Confirm(fmt.Sprintf("%s %s to %s", verb, a.Domain, target.Tag), "-n/--no-input")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%s cancelled", verb)
+		}
+	}
+	opts := o.opts
+	opts.Version, opts.Force = target.Tag, true
+	d := &app.Deployer{Store: o.f.Store(), Cluster: c, Observer: &ui.Steps{W: w, Color: o.f.IO.Color()}}
+	if _, err := d.Deploy(ctx, a, opts); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s: %s to %s done\n", a.Domain, verb, target.Tag)
+	return nil
+}
