@@ -39,6 +39,7 @@ type DeployOptions struct {
 	IgnoreEnvVersion bool   // ignore the version pinned in the env file
 	NoConvergeChecks bool   // do not wait for the services to converge
 	NoDomainChecks   bool   // do not check that the domain resolves to the server
+	DryRun           bool   // only compute what would change
 	Offline          bool   // do not ask the registry for image digests
 }
 
@@ -51,6 +52,7 @@ type DeployResult struct {
 	Chaos    string // chaos version (commit[+U]) when chaos
 	Services []stack.ServiceStatus
 	Warnings []string
+	Plan     []stack.Change // with DryRun: what would change
 }
 
 // Deployer deploys apps to one server's cluster.
@@ -131,7 +133,7 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 					return err
 				}
 			}
-			if o.Force || o.Chaos {
+			if o.Force || o.Chaos || o.DryRun {
 				return nil
 			}
 			deployed, err := DeployedState(ctx, d.Cluster, a.StackName())
@@ -144,6 +146,16 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 			}
 			return nil
 		}},
+	}
+	if o.DryRun {
+		steps = append(steps, step.Step{Name: "plan", Run: func(ctx context.Context) error {
+			var err error
+			res.Plan, err = stack.Diff(ctx, d.Cluster, spec, false)
+			return explainApplyError(err, a)
+		}})
+		return res, step.Run(ctx, d.Observer, steps...)
+	}
+	steps = append(steps, []step.Step{
 		{Name: "apply stack", Run: func(ctx context.Context) error {
 			var err error
 			if snap, err = stack.TakeSnapshot(ctx, d.Cluster, a.StackName()); err != nil {
@@ -158,7 +170,7 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 			})
 			return explainApplyError(err, a)
 		}},
-	}
+	}...)
 	if !o.NoConvergeChecks {
 		steps = append(steps, step.Step{Name: "wait for convergence", Run: func(ctx context.Context) error {
 			d.note("wait for convergence", "timeout %s", timeout)

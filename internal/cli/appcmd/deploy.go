@@ -8,6 +8,7 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/stack"
 	"coopcloud.tech/abra/internal/ui"
 )
 
@@ -54,6 +55,7 @@ refused without --force.`,
 	fl.BoolVarP(&o.opts.NoDomainChecks, "no-domain-checks", "D", false, "do not check that the domain points at the server")
 	fl.BoolVarP(&o.opts.NoConvergeChecks, "no-converge-checks", "c", false, "do not wait for the services to converge")
 	fl.BoolVarP(&o.opts.IgnoreEnvVersion, "ignore-env-version", "i", false, "ignore the version pinned in the env file")
+	fl.BoolVar(&o.opts.DryRun, "dry-run", false, "print what would change (services added, removed, changed with a field diff) and change nothing")
 	fl.BoolVar(&o.json, "json", false, "print the result as JSON, and progress as JSON Lines on stderr")
 	return cmd
 }
@@ -88,6 +90,9 @@ func runDeploy(ctx context.Context, o *deployOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.opts.DryRun {
+		return printPlan(o.f, res.Plan, o.json)
+	}
 	if o.json {
 		v := deployView{App: res.App, Server: a.Server, Stack: res.Stack, Recipe: res.Recipe, Version: res.Version, Chaos: res.Chaos, Services: []serviceView{}}
 		for _, s := range res.Services {
@@ -104,5 +109,23 @@ func runDeploy(ctx context.Context, o *deployOptions) error {
 		return nil
 	}
 	fmt.Fprintf(o.f.IO.Err, "%s: %s %s deployed and converged\n", a.Domain, res.Recipe, what)
+	return nil
+}
+
+// printPlan renders a dry run's changes on stdout.
+func printPlan(f *command.Factory, plan []stack.Change, asJSON bool) error {
+	if asJSON {
+		if plan == nil {
+			plan = []stack.Change{}
+		}
+		return ui.JSON(f.IO, plan)
+	}
+	if len(plan) == 0 {
+		fmt.Fprintln(f.IO.Out, "no changes")
+		return nil
+	}
+	for _, c := range plan {
+		fmt.Fprintln(f.IO.Out, c.String())
+	}
 	return nil
 }

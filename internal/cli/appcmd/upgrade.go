@@ -62,6 +62,7 @@ version does not converge, the previous one is put back.`,
 	}
 	cmd.Flags().BoolVarP(&o.opts.NoDomainChecks, "no-domain-checks", "D", false, "do not check that the domain points at the server")
 	cmd.Flags().BoolVarP(&o.opts.NoConvergeChecks, "no-converge-checks", "c", false, "do not wait for the services to converge")
+	cmd.Flags().BoolVar(&o.opts.DryRun, "dry-run", false, "print what would change and change nothing")
 	return cmd
 }
 
@@ -126,7 +127,7 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 		}
 		fmt.Fprintf(w, "\n%sWARNING: the recipe's major version changes (%s → %s): read the release notes, this may need manual steps%s\n", red, current, target.Tag, reset)
 	}
-	if !o.f.NoInput {
+	if !o.f.NoInput && !o.opts.DryRun {
 		ok, err := o.f.Confirm(fmt.Sprintf("%s %s to %s", verb, a.Domain, target.Tag), "-n/--no-input")
 		if err != nil {
 			return err
@@ -138,8 +139,12 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 	opts := o.opts
 	opts.Version, opts.Force = target.Tag, true
 	d := &app.Deployer{Store: o.f.Store(), Cluster: c, Observer: &ui.Steps{W: w, Color: o.f.IO.Color()}}
-	if _, err := d.Deploy(ctx, a, opts); err != nil {
+	res, err := d.Deploy(ctx, a, opts)
+	if err != nil {
 		return err
+	}
+	if opts.DryRun {
+		return printPlan(o.f, res.Plan, false)
 	}
 	fmt.Fprintf(w, "%s: %s to %s done\n", a.Domain, verb, target.Tag)
 	return nil

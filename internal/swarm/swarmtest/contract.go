@@ -67,9 +67,12 @@ func Contract(t *testing.T, newCluster func(t *testing.T) abraswarm.Cluster) {
 	t.Run("services create, update, list, remove", func(t *testing.T) {
 		zero := uint64(0)
 		spec := swarm.ServiceSpec{
-			Annotations:  swarm.Annotations{Name: stack + "_app", Labels: labels},
-			TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "abra-contract-missing:1", Labels: labels}},
-			Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &zero}},
+			Annotations: swarm.Annotations{Name: stack + "_app", Labels: labels},
+			TaskTemplate: swarm.TaskSpec{
+				ContainerSpec: &swarm.ContainerSpec{Image: "abra-contract-missing:1", Labels: labels},
+				Networks:      []swarm.NetworkAttachmentConfig{{Target: stack + "_default", Aliases: []string{"app"}}},
+			},
+			Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &zero}},
 		}
 		id, _, err := c.CreateService(ctx, spec, false)
 		if err != nil {
@@ -78,6 +81,10 @@ func Contract(t *testing.T, newCluster func(t *testing.T) abraswarm.Cluster) {
 		services, err := c.Services(ctx, stack)
 		if err != nil || len(services) != 1 || services[0].ID != id {
 			t.Fatalf("Services() = %v, %v", services, err)
+		}
+		nets, _ := c.Networks(ctx, stack)
+		if got := services[0].Spec.TaskTemplate.Networks; len(got) != 1 || len(nets) != 1 || got[0].Target != nets[0].ID {
+			t.Fatalf("network targets are stored as IDs: got %+v, network %+v", got, nets)
 		}
 		spec.Labels = map[string]string{abraswarm.StackLabel: stack, "extra": "1"}
 		if _, err := c.UpdateService(ctx, services[0], spec, false); err != nil {

@@ -260,6 +260,17 @@ func (c *Cluster) Services(_ context.Context, stack string) ([]mobyswarm.Service
 	return out, nil
 }
 
+// resolveNetworks stores network targets as IDs, as the daemon does.
+func (c *Cluster) resolveNetworks(spec *mobyswarm.ServiceSpec) {
+	nets := slices.Clone(spec.TaskTemplate.Networks)
+	for i, n := range nets {
+		if known, ok := c.networks[n.Target]; ok {
+			nets[i].Target = known.ID
+		}
+	}
+	spec.TaskTemplate.Networks = nets
+}
+
 // runTasks replaces a service's tasks with running tasks of its current spec.
 func (c *Cluster) runTasks(svc *mobyswarm.Service) {
 	kept := c.tasks[:0]
@@ -291,6 +302,7 @@ func (c *Cluster) CreateService(_ context.Context, spec mobyswarm.ServiceSpec, _
 			return "", nil, fmt.Errorf("service %s already exists", spec.Name)
 		}
 	}
+	c.resolveNetworks(&spec)
 	svc := &mobyswarm.Service{ID: c.id("svc"), Spec: spec}
 	c.services[svc.ID] = svc
 	c.runTasks(svc)
@@ -306,6 +318,7 @@ func (c *Cluster) UpdateService(_ context.Context, old mobyswarm.Service, spec m
 	if !ok {
 		return nil, fmt.Errorf("service %s: %w", old.ID, swarm.ErrNotFound)
 	}
+	c.resolveNetworks(&spec)
 	prev := svc.Spec
 	svc.PreviousSpec = &prev
 	svc.Spec = spec
