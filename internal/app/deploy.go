@@ -60,7 +60,11 @@ type Deployer struct {
 	Store    Store
 	Cluster  swarm.Cluster
 	Observer step.Observer
+	unlock   func()
 	Resolver Resolver // nil: net.DefaultResolver
+	// LockWait is how long to wait for another abra working on the same app
+	// (default 10 minutes).
+	LockWait time.Duration
 }
 
 func (d *Deployer) note(stepName, format string, args ...any) {
@@ -156,6 +160,7 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 		return res, step.Run(ctx, d.Observer, steps...)
 	}
 	steps = append(steps, []step.Step{
+		d.lockStep(a),
 		{Name: "apply stack", Run: func(ctx context.Context) error {
 			var err error
 			if snap, err = stack.TakeSnapshot(ctx, d.Cluster, a.StackName()); err != nil {
@@ -198,7 +203,30 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 		}
 		return a.Save()
 	}})
-	return res, step.Run(ctx, d.Observer, steps...)
+	err := step.Run(ctx, d.Observer, steps...)
+	if d.unlock != nil {
+		d.unlock()
+		d.unlock = nil
+	}
+	return res, err
+}
+
+// lockStep takes the app's lock for the rest of the deploy; Deploy releases it.
+func (d *Deployer) lockStep(a *App) step.Step {
+	return step.Step{Name: "lock app", Run: func(ctx context.Context) error {
+		wait := d.LockWait
+		if wait == 0 {
+			wait = 10 * time.Minute
+		}
+		unlock, err := Lock(ctx, d.Cluster, a.StackName(), Holder(), wait, func(holder string, since time.Time) {
+			d.note("lock app", "waiting: %s has been working on %s since %s", holder, a.Domain, since.Local().Format(time.TimeOnly))
+		})
+		if err != nil {
+			return err
+		}
+		d.unlock = unlock
+		return nil
+	}}
 }
 
 // wait waits for convergence, reporting per-service progress as notes.

@@ -27,6 +27,11 @@ func Undeploy(ctx context.Context, c swarm.Cluster, a *App, notify func(stack.Ev
 	if !st.Deployed {
 		return hint.With(fmt.Errorf("%s: %w", a.Domain, ErrNotDeployed), "deploy it with 'abra app deploy "+a.Domain+"'")
 	}
+	unlock, err := Lock(ctx, c, a.StackName(), Holder(), 10*time.Minute, nil)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := stack.Remove(ctx, c, a.StackName(), notify); err != nil {
 		return err
 	}
