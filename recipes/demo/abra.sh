@@ -1,7 +1,8 @@
 #!/bin/bash
 # shellcheck disable=SC2034
 
-# Run with: abra app cmd <domain> app hello
+# The image has no shell, so run this on the machine running abra:
+#   abra app cmd --local <domain> hello
 hello() {
-  echo "hello from $(hostname)"
+  echo "hello from the demo recipe"
 }
