@@ -144,7 +144,7 @@ func (e *NotConvergedError) Unwrap() error { return ErrNotConverged }
 // "running", which swarm reports only after a healthcheck (if any) has passed.
 func Wait(ctx context.Context, c swarm.Cluster, stack string, ids []string, opts WaitOptions) error {
 	if opts.Poll == 0 {
-		opts.Poll = 500 * time.Millisecond
+		opts.Poll = 200 * time.Millisecond
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Minute
