@@ -53,6 +53,7 @@ func Table(s IO, headers []string, rows [][]string) error {
 func JSON(s IO, v any) error {
 	enc := json.NewEncoder(s.Out)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

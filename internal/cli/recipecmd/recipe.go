@@ -17,6 +17,7 @@ func NewCmd(f *command.Factory) *cobra.Command {
 	cmd.AddCommand(
 		newFetchCmd(f, nil),
 		newVersionsCmd(f, nil),
+		newLintCmd(f, nil),
 	)
 	return cmd
 }
