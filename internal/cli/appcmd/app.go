@@ -31,6 +31,10 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newLogsCmd(f, nil),
 		newUndeployCmd(f, nil),
 		newRemoveCmd(f, nil),
+		newServicesCmd(f),
+		newLabelsCmd(f),
+		newRestartCmd(f),
+		newVolumeCmd(f),
 	)
 	return cmd
 }
