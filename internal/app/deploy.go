@@ -16,6 +16,7 @@ import (
 
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/recipe"
+	"coopcloud.tech/abra/internal/recipe/lint"
 	"coopcloud.tech/abra/internal/stack"
 	"coopcloud.tech/abra/internal/step"
 	"coopcloud.tech/abra/internal/swarm"
@@ -108,6 +109,12 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 				d.note("check out recipe", "%s %s", src.Recipe, src.Version)
 			}
 			return nil
+		}},
+		{Name: "lint recipe", Run: func(ctx context.Context) error {
+			if src.Chaos {
+				return nil // the work tree is the maintainer's business
+			}
+			return lintRelease(ctx, d.Store, a, src)
 		}},
 		{Name: "load compose files", Run: func(ctx context.Context) error {
 			var err error
@@ -281,6 +288,28 @@ func (d *Deployer) noteLogs(ctx context.Context, a *App, statuses []stack.Servic
 		}
 		d.note("wait for convergence", "last log lines of %s:\n    %s", st.Name, strings.Join(lines, "\n    "))
 	}
+}
+
+// lintRelease refuses a release whose critical lint rules fail.
+func lintRelease(ctx context.Context, store Store, a *App, src *Source) error {
+	repo, err := store.OpenRecipe(src.Recipe)
+	if err != nil {
+		return err
+	}
+	report, err := lint.Run(ctx, src.Dir, repo, lint.AtRelease(src.Version), lint.WithStackName(a.StackName()))
+	if err != nil {
+		return fmt.Errorf("lint %s %s: %w", src.Recipe, src.Version, err)
+	}
+	failed := report.CriticalFailures()
+	if len(failed) == 0 {
+		return nil
+	}
+	var parts []string
+	for _, f := range failed {
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", f.ID, f.Description, f.Detail))
+	}
+	return hint.With(fmt.Errorf("recipe %s %s fails critical lint rules: %s", src.Recipe, src.Version, strings.Join(parts, "; ")),
+		fmt.Sprintf("see 'abra recipe lint %s'; fix the recipe and release it, or deploy its work tree with --chaos", src.Recipe))
 }
 
 // CheckManager verifies the server is a swarm manager, with the command that fixes it.

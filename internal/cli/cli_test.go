@@ -109,6 +109,14 @@ func TestBadInput(t *testing.T) {
 				write(t, filepath.Join(fx.dir, "recipes", "web", "compose.yml"), "version: \"3.8\"\nservices:\n  app:\n    image: nginx\n    colour: blue\n")
 			},
 			contains: []string{"colour"}},
+		{name: "release failing a critical lint rule", args: []string{"app", "deploy", "app.example.org", "2.0.0+1", "-n"}, code: ExitFailure,
+			setup: func(t *testing.T, fx *fixture) {
+				repo := filepath.Join(fx.dir, "recipes", "web")
+				write(t, filepath.Join(repo, "compose.yml"), strings.ReplaceAll(strings.ReplaceAll(webCompose, "nginx:1.25", "nginx"), "1.0.0+1.25", "2.0.0+1"))
+				git(t, repo, "commit", "-qam", "untagged image")
+				git(t, repo, "tag", "-a", "2.0.0+1", "-m", "2.0.0+1")
+			},
+			contains: []string{"fails critical lint rules", "R003", "hint: see 'abra recipe lint web'"}},
 		{name: "missing argument is a usage error", args: []string{"app", "deploy"}, code: ExitUsage,
 			contains: []string{"accepts between 1 and 2 arg(s)", "--help"}},
 		{name: "missing flag without a terminal names the flag", args: []string{"app", "new", "web", "--server", "default", "-n"}, code: ExitUsage,
