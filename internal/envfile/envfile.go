@@ -258,7 +258,10 @@ func (f *File) scan(s string, pos, line int) (*assignment, int, error) {
 	sep := strings.IndexAny(rest, "=:")
 	if sep < 0 {
 		// A bare KEY: docker takes its value from the environment.
-		name := strings.TrimRightFunc(rest, unicode.IsSpace)
+		name := strings.TrimRightFunc(rest, isSpace) // dotenv's notion of space, not Unicode's
+		if strings.TrimFunc(name, unicode.IsSpace) == "" {
+			return bad(`missing variable name`)
+		}
 		if msg := checkName(name); msg != "" {
 			if w := strings.Fields(name); len(w) > 1 && checkName(w[0]) == "" {
 				msg = fmt.Sprintf("missing \"=\" in %q: write %s=value, and quote values that contain spaces", name, w[0])
