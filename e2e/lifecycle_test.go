@@ -70,6 +70,9 @@ func TestAppLifecycle(t *testing.T) {
 	if len(versions) != 2 || versions[0]["version"] != "0.1.0+0.1.0" || versions[1]["version"] != "0.2.0+0.2.0" {
 		t.Fatalf("recipe versions = %v", versions)
 	}
+	if svcs, _ := versions[1]["services"].([]any); len(svcs) != 1 || svcs[0].(map[string]any)["image"] != "abra-demo/web" || svcs[0].(map[string]any)["tag"] != "0.2.0" {
+		t.Fatalf("recipe versions: services of 0.2.0 = %v", versions[1]["services"])
+	}
 
 	// app new writes the env file from .env.sample.
 	e.mustAbra("app", "new", "demo", "--server", "default", "--domain", domain, "-n")

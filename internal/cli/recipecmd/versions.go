@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/recipe"
 	"coopcloud.tech/abra/internal/ui"
 )
 
@@ -16,9 +17,10 @@ type versionsOptions struct {
 }
 
 type versionView struct {
-	Version   string `json:"version"`
-	Commit    string `json:"commit"`
-	Annotated bool   `json:"annotated"`
+	Version   string                `json:"version"`
+	Commit    string                `json:"commit"`
+	Annotated bool                  `json:"annotated"`
+	Services  []recipe.ServiceImage `json:"services"`
 }
 
 func newVersionsCmd(f *command.Factory, runF func(context.Context, *versionsOptions) error) *cobra.Command {
@@ -50,18 +52,23 @@ func runVersions(_ context.Context, o *versionsOptions) error {
 	}
 	views := []versionView{}
 	for _, r := range rels {
-		views = append(views, versionView{Version: r.Tag, Commit: r.Commit, Annotated: r.Annotated})
+		images, err := repo.Images(r.Tag)
+		if err != nil {
+			return err
+		}
+		if images == nil {
+			images = []recipe.ServiceImage{}
+		}
+		views = append(views, versionView{Version: r.Tag, Commit: r.Commit, Annotated: r.Annotated, Services: images})
 	}
 	if o.json {
 		return ui.JSON(o.f.IO, views)
 	}
 	rows := [][]string{}
 	for _, v := range views {
-		c := v.Commit
-		if len(c) > 8 {
-			c = c[:8]
+		for _, s := range v.Services {
+			rows = append(rows, []string{v.Version, s.Service, s.Image, s.Tag})
 		}
-		rows = append(rows, []string{v.Version, c})
 	}
-	return ui.Table(o.f.IO, []string{"version", "commit"}, rows)
+	return ui.Table(o.f.IO, []string{"version", "service", "image", "tag"}, rows)
 }
