@@ -99,6 +99,10 @@ func Run(ctx context.Context, f *command.Factory, args []string) int {
 }
 
 func report(w io.Writer, ctx context.Context, err error) int {
+	var exit *command.ExitCodeError
+	if errors.As(err, &exit) {
+		return exit.Code
+	}
 	fmt.Fprintf(w, "abra: %v\n", err)
 	if h := hint.Of(err); h != "" {
 		fmt.Fprintf(w, "hint: %s\n", h)

@@ -263,3 +263,50 @@ func TestFailedUpgradePutsPreviousVersionBack(t *testing.T) {
 		t.Errorf("env file must keep the previous version:\n%s", b)
 	}
 }
+
+func TestRunAndCmd(t *testing.T) {
+	fx := newFixture(t)
+	repo := filepath.Join(fx.dir, "recipes", "web")
+	write(t, filepath.Join(repo, "abra.sh"), "export X_VERSION=v1\n\ngreet() {\n  echo \"hello $1 from $DOMAIN\"\n}\n")
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-qm", "abra.sh")
+	git(t, repo, "tag", "-f", "-a", "1.0.0+1.25", "-m", "1.0.0+1.25")
+	if code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "-n"); code != ExitOK {
+		t.Fatalf("deploy: exit %d\n%s", code, stderr)
+	}
+
+	var got []string
+	fx.cluster.ExecFunc = func(o swarm.ExecOptions) (int, error) {
+		got = o.Cmd
+		return 3, nil
+	}
+	code, _, stderr := fx.run(t, "app", "run", "app.example.org", "app", "--", "ls", "-la")
+	if code != 3 || strings.Join(got, " ") != "ls -la" {
+		t.Fatalf("run: exit %d (want the command's 3), cmd %v\n%s", code, got, stderr)
+	}
+	if code, _, stderr := fx.run(t, "app", "run", "app.example.org", "nope", "--", "ls"); code != ExitFailure || !strings.Contains(stderr, `no service "nope"`) {
+		t.Fatalf("run in an unknown service: exit %d\n%s", code, stderr)
+	}
+
+	code, stdout, _ := fx.run(t, "app", "cmd", "app.example.org", "--list")
+	if code != ExitOK || stdout != "greet\n" {
+		t.Fatalf("cmd --list: exit %d, %q", code, stdout)
+	}
+	fx.cluster.ExecFunc = func(o swarm.ExecOptions) (int, error) {
+		got = o.Cmd
+		return 0, nil
+	}
+	if code, _, stderr := fx.run(t, "app", "cmd", "app.example.org", "app", "greet", "--", "you"); code != ExitOK {
+		t.Fatalf("cmd: exit %d\n%s", code, stderr)
+	}
+	if len(got) != 5 || got[0] != "sh" || !strings.Contains(got[2], "greet() {") || !strings.HasSuffix(got[2], "greet \"$@\"\n") || got[4] != "you" {
+		t.Fatalf("cmd ran %q", got)
+	}
+	code, stdout, stderr = fx.run(t, "app", "cmd", "app.example.org", "--local", "greet", "--", "you")
+	if code != ExitOK || stdout != "hello you from app.example.org\n" {
+		t.Fatalf("cmd --local: exit %d, %q\n%s", code, stdout, stderr)
+	}
+	if code, _, stderr := fx.run(t, "app", "cmd", "app.example.org", "app", "nope"); code != ExitFailure || !strings.Contains(stderr, "functions: greet") {
+		t.Fatalf("cmd of an unknown function: exit %d\n%s", code, stderr)
+	}
+}

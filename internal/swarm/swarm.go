@@ -79,6 +79,17 @@ type LogOptions struct {
 	Since      time.Time
 }
 
+// ExecOptions describes a command to run in a container.
+type ExecOptions struct {
+	Cmd    []string
+	User   string
+	Env    []string
+	TTY    bool
+	Stdin  io.Reader // nil: no input
+	Stdout io.Writer
+	Stderr io.Writer // unused with TTY: the terminal merges the streams
+}
+
 // Cluster is the set of swarm operations abra needs. Implementations must be safe
 // for use by one goroutine at a time per call site; they do not cache state.
 // Lookups of missing objects return errors wrapping ErrNotFound.
@@ -111,6 +122,9 @@ type Cluster interface {
 	Tasks(ctx context.Context, stack string) ([]swarm.Task, error)
 	Containers(ctx context.Context, stack string) ([]Container, error)
 	ServiceLogs(ctx context.Context, serviceID string, opts LogOptions) (io.ReadCloser, error)
+
+	// Exec runs a command in a running container of the node and returns its exit code.
+	Exec(ctx context.Context, containerID string, o ExecOptions) (int, error)
 
 	// Volumes lists the names of the stack's volumes on the node the client talks to.
 	Volumes(ctx context.Context, stack string) ([]string, error)

@@ -35,6 +35,8 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newLabelsCmd(f),
 		newRestartCmd(f),
 		newVolumeCmd(f),
+		newRunCmd(f),
+		newCmdCmd(f),
 	)
 	return cmd
 }

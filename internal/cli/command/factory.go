@@ -135,3 +135,9 @@ func AddJSONFlag(cmd *cobra.Command, p *bool) {
 	cmd.Flags().BoolVar(p, "json", false, "print JSON (stable snake_case fields)")
 	cmd.Flags().BoolVarP(p, "machine", "m", false, "alias of --json")
 }
+
+// ExitCodeError carries the exit code of a command run for the operator (app
+// run, app cmd): abra exits with it and prints nothing more.
+type ExitCodeError struct{ Code int }
+
+func (e *ExitCodeError) Error() string { return fmt.Sprintf("command exited with %d", e.Code) }

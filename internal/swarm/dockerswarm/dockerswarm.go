@@ -329,3 +329,38 @@ func (c *Cluster) RemoveVolume(ctx context.Context, name string) error {
 	_, err := c.api.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
 	return notFound(err, "volume "+name)
 }
+
+// Exec implements swarm.Cluster.
+func (c *Cluster) Exec(ctx context.Context, containerID string, o swarm.ExecOptions) (int, error) {
+	created, err := c.api.ExecCreate(ctx, containerID, client.ExecCreateOptions{
+		User: o.User, TTY: o.TTY, Env: o.Env, Cmd: o.Cmd,
+		AttachStdin: o.Stdin != nil, AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return -1, notFound(err, "container "+containerID)
+	}
+	att, err := c.api.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: o.TTY})
+	if err != nil {
+		return -1, err
+	}
+	defer att.Close()
+	if o.Stdin != nil {
+		go func() {
+			_, _ = io.Copy(att.Conn, o.Stdin)
+			_ = att.CloseWrite()
+		}()
+	}
+	if o.TTY {
+		_, err = io.Copy(o.Stdout, att.Reader)
+	} else {
+		_, err = stdcopy.StdCopy(o.Stdout, o.Stderr, att.Reader)
+	}
+	if err != nil && ctx.Err() == nil {
+		return -1, err
+	}
+	res, err := c.api.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+	if err != nil {
+		return -1, err
+	}
+	return res.ExitCode, nil
+}

@@ -32,6 +32,8 @@ type Cluster struct {
 	// Calls records mutating calls, e.g. "create service s_app".
 	Calls       []string
 	failUpdates bool
+	// ExecFunc plays the command given to Exec.
+	ExecFunc func(swarm.ExecOptions) (int, error)
 }
 
 // New returns an empty cluster whose node is an active swarm manager.
@@ -396,12 +398,38 @@ func (c *Cluster) Tasks(_ context.Context, stack string) ([]mobyswarm.Task, erro
 	return out, nil
 }
 
-// Containers implements swarm.Cluster: the fake has none left once services go.
-func (c *Cluster) Containers(context.Context, string) ([]swarm.Container, error) { return nil, nil }
+// Containers implements swarm.Cluster: one running container per running task.
+func (c *Cluster) Containers(_ context.Context, stack string) ([]swarm.Container, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []swarm.Container
+	for _, t := range c.tasks {
+		svc, ok := c.services[t.ServiceID]
+		if !ok || !inStack(svc.Spec.Labels, stack) || t.Status.State != mobyswarm.TaskStateRunning {
+			continue
+		}
+		out = append(out, swarm.Container{ID: "ctr-" + t.ID, Name: svc.Spec.Name + ".1." + t.ID, State: "running",
+			Labels: map[string]string{"com.docker.swarm.service.name": svc.Spec.Name, swarm.StackLabel: svc.Spec.Labels[swarm.StackLabel]}})
+	}
+	return out, nil
+}
 
 // ServiceLogs implements swarm.Cluster with an empty log.
 func (c *Cluster) ServiceLogs(context.Context, string, swarm.LogOptions) (io.ReadCloser, error) {
 	return io.NopCloser(strings.NewReader("")), nil
+}
+
+// Exec implements swarm.Cluster by recording the command; ExecFunc, when set,
+// produces the output and exit code.
+func (c *Cluster) Exec(_ context.Context, containerID string, o swarm.ExecOptions) (int, error) {
+	c.mu.Lock()
+	c.Calls = append(c.Calls, "exec "+containerID+" "+strings.Join(o.Cmd, " "))
+	f := c.ExecFunc
+	c.mu.Unlock()
+	if f == nil {
+		return 0, nil
+	}
+	return f(o)
 }
 
 // Volumes implements swarm.Cluster.
