@@ -66,6 +66,17 @@ func TestRunAndCmdInContainers(t *testing.T) {
 	if r := e.mustAbra("app", "cmd", domain, "--local", "greet", "--", "laptop"); strings.TrimSpace(r.stdout) != "hello laptop" {
 		t.Fatalf("app cmd --local output = %q", r.stdout)
 	}
+	// POST_DEPLOY_CMDS run after a successful deploy, in the service's container.
+	envPath := filepath.Join(e.abraDir, "servers", "default", domain+".env")
+	writeFile(t, envPath, readFile(t, envPath)+"POST_DEPLOY_CMDS=\"app greet deployed|app greet again\"\n")
+	if r := e.mustAbra("app", "deploy", domain, "--force", "-n"); !strings.Contains(r.stderr, "app greet: hello deployed") || !strings.Contains(r.stderr, "app greet: hello again") {
+		t.Fatalf("post-deploy commands did not run: %s", r)
+	}
+	writeFile(t, envPath, strings.Replace(readFile(t, envPath), "app greet again", "app fail", 1))
+	if r := e.abra("app", "deploy", domain, "--force", "-n"); r.code == 0 || !strings.Contains(r.stderr, "app fail exited with 5") {
+		t.Fatalf("a failing post-deploy command must fail the command: %s", r)
+	}
+
 	// services, labels, restart.
 	if r := e.mustAbra("app", "labels", domain, "--json"); !strings.Contains(r.stdout, `"coop-cloud.run_e2e_localhost.version": "0.1.0+1"`) {
 		t.Fatalf("app labels = %s", r.stdout)

@@ -41,6 +41,7 @@ type DeployOptions struct {
 	NoConvergeChecks bool   // do not wait for the services to converge
 	NoDomainChecks   bool   // do not check that the domain resolves to the server
 	DryRun           bool   // only compute what would change
+	Upgrade          bool   // run POST_UPGRADE_CMDS instead of POST_DEPLOY_CMDS
 	Offline          bool   // do not ask the registry for image digests
 }
 
@@ -210,6 +211,15 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 		}
 		return a.Save()
 	}})
+	postKey := "POST_DEPLOY_CMDS"
+	if o.Upgrade {
+		postKey = "POST_UPGRADE_CMDS"
+	}
+	if cmds, _ := a.Env.Get(postKey); strings.TrimSpace(cmds) != "" && !o.NoConvergeChecks {
+		steps = append(steps, step.Step{Name: "run " + postKey, Run: func(ctx context.Context) error {
+			return d.postCommands(ctx, a, src, postKey, cmds)
+		}})
+	}
 	err := step.Run(ctx, d.Observer, steps...)
 	if d.unlock != nil {
 		d.unlock()
@@ -288,6 +298,47 @@ func (d *Deployer) noteLogs(ctx context.Context, a *App, statuses []stack.Servic
 		}
 		d.note("wait for convergence", "last log lines of %s:\n    %s", st.Name, strings.Join(lines, "\n    "))
 	}
+}
+
+// postCommands runs "<service> <function> [args]" entries, separated by "|",
+// as `abra app cmd` would: each abra.sh function inside its service's container.
+func (d *Deployer) postCommands(ctx context.Context, a *App, src *Source, key, value string) error {
+	script, err := os.ReadFile(filepath.Join(src.Dir, "abra.sh"))
+	if err != nil {
+		return fmt.Errorf("%s is set but the recipe has no abra.sh: %w", key, err)
+	}
+	for entry := range strings.SplitSeq(value, "|") {
+		f := strings.Fields(entry)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) < 2 {
+			return fmt.Errorf("%s: %q: want <service> <function> [args]", key, strings.TrimSpace(entry))
+		}
+		program, err := CmdScript(script, f[1])
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		ct, err := ServiceContainer(ctx, d.Cluster, a, f[0])
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		var out strings.Builder
+		code, err := d.Cluster.Exec(ctx, ct.ID, swarm.ExecOptions{
+			Cmd: append([]string{"sh", "-c", program, "abra-cmd"}, f[2:]...), Stdout: &out, Stderr: &out,
+		})
+		if text := strings.TrimSpace(out.String()); text != "" {
+			d.note("run "+key, "%s %s: %s", f[0], f[1], text)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %s %s: %w", key, f[0], f[1], err)
+		}
+		if code != 0 {
+			return hint.With(fmt.Errorf("%s: %s %s exited with %d", key, f[0], f[1], code),
+				fmt.Sprintf("the app is deployed; run it again with 'abra app cmd %s %s %s'", a.Domain, f[0], f[1]))
+		}
+	}
+	return nil
 }
 
 // lintRelease refuses a release whose critical lint rules fail.

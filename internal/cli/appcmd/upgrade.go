@@ -137,7 +137,7 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 		}
 	}
 	opts := o.opts
-	opts.Version, opts.Force = target.Tag, true
+	opts.Version, opts.Force, opts.Upgrade = target.Tag, true, o.dir == app.Up
 	d := &app.Deployer{Store: o.f.Store(), Cluster: c, Observer: &ui.Steps{W: w, Color: o.f.IO.Color()}}
 	res, err := d.Deploy(ctx, a, opts)
 	if err != nil {
