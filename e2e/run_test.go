@@ -66,6 +66,23 @@ func TestRunAndCmdInContainers(t *testing.T) {
 	if r := e.mustAbra("app", "cmd", domain, "--local", "greet", "--", "laptop"); strings.TrimSpace(r.stdout) != "hello laptop" {
 		t.Fatalf("app cmd --local output = %q", r.stdout)
 	}
+	// cp into and out of the container, a directory with a nested file.
+	local := filepath.Join(t.TempDir(), "payload")
+	writeFile(t, filepath.Join(local, "a.txt"), "alpha\n")
+	writeFile(t, filepath.Join(local, "sub", "b.txt"), "beta\n")
+	e.mustAbra("app", "cp", domain, local, "app:/tmp")
+	if r := e.mustAbra("app", "run", domain, "app", "--", "cat", "/tmp/payload/sub/b.txt"); r.stdout != "beta\n" {
+		t.Fatalf("file copied in reads %q", r.stdout)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	e.mustAbra("app", "cp", domain, "app:/tmp/payload", out)
+	if got := readFile(t, filepath.Join(out, "payload", "a.txt")); got != "alpha\n" {
+		t.Fatalf("file copied out reads %q", got)
+	}
+	if r := e.abra("app", "cp", domain, local, out); r.code != 2 {
+		t.Fatalf("cp without a service side must be a usage error: %s", r)
+	}
+
 	// POST_DEPLOY_CMDS run after a successful deploy, in the service's container.
 	envPath := filepath.Join(e.abraDir, "servers", "default", domain+".env")
 	writeFile(t, envPath, readFile(t, envPath)+"POST_DEPLOY_CMDS=\"app greet deployed|app greet again\"\n")

@@ -126,6 +126,11 @@ type Cluster interface {
 	// Exec runs a command in a running container of the node and returns its exit code.
 	Exec(ctx context.Context, containerID string, o ExecOptions) (int, error)
 
+	// CopyTo unpacks a tar stream into a directory of a container.
+	CopyTo(ctx context.Context, containerID, dir string, tar io.Reader) error
+	// CopyFrom returns a tar stream of a path in a container.
+	CopyFrom(ctx context.Context, containerID, path string) (io.ReadCloser, error)
+
 	// Volumes lists the names of the stack's volumes on the node the client talks to.
 	Volumes(ctx context.Context, stack string) ([]string, error)
 	RemoveVolume(ctx context.Context, name string) error

@@ -37,6 +37,7 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newVolumeCmd(f),
 		newRunCmd(f),
 		newCmdCmd(f),
+		newCpCmd(f),
 	)
 	return cmd
 }

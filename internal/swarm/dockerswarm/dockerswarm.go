@@ -364,3 +364,18 @@ func (c *Cluster) Exec(ctx context.Context, containerID string, o swarm.ExecOpti
 	}
 	return res.ExitCode, nil
 }
+
+// CopyTo implements swarm.Cluster.
+func (c *Cluster) CopyTo(ctx context.Context, containerID, dir string, tar io.Reader) error {
+	_, err := c.api.CopyToContainer(ctx, containerID, client.CopyToContainerOptions{DestinationPath: dir, Content: tar})
+	return notFound(err, "container path "+dir)
+}
+
+// CopyFrom implements swarm.Cluster.
+func (c *Cluster) CopyFrom(ctx context.Context, containerID, path string) (io.ReadCloser, error) {
+	res, err := c.api.CopyFromContainer(ctx, containerID, client.CopyFromContainerOptions{SourcePath: path})
+	if err != nil {
+		return nil, notFound(err, "container path "+path)
+	}
+	return res.Content, nil
+}

@@ -32,6 +32,7 @@ type Cluster struct {
 	// Calls records mutating calls, e.g. "create service s_app".
 	Calls       []string
 	failUpdates bool
+	copies map[string][]byte
 	// ExecFunc plays the command given to Exec.
 	ExecFunc func(swarm.ExecOptions) (int, error)
 }
@@ -430,6 +431,33 @@ func (c *Cluster) Exec(_ context.Context, containerID string, o swarm.ExecOption
 		return 0, nil
 	}
 	return f(o)
+}
+
+// CopyTo implements swarm.Cluster by keeping the tar stream per container dir.
+func (c *Cluster) CopyTo(_ context.Context, containerID, dir string, tar io.Reader) error {
+	b, err := io.ReadAll(tar)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.copies == nil {
+		c.copies = map[string][]byte{}
+	}
+	c.copies[containerID+":"+dir] = b
+	c.Calls = append(c.Calls, "copy to "+containerID+":"+dir)
+	return nil
+}
+
+// CopyFrom implements swarm.Cluster: it returns what CopyTo stored at that path.
+func (c *Cluster) CopyFrom(_ context.Context, containerID, path string) (io.ReadCloser, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.copies[containerID+":"+path]
+	if !ok {
+		return nil, fmt.Errorf("container path %s: %w", path, swarm.ErrNotFound)
+	}
+	return io.NopCloser(strings.NewReader(string(b))), nil
 }
 
 // Volumes implements swarm.Cluster.
