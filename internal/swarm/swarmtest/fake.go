@@ -32,7 +32,7 @@ type Cluster struct {
 	// Calls records mutating calls, e.g. "create service s_app".
 	Calls       []string
 	failUpdates bool
-	copies map[string][]byte
+	copies      map[string][]byte
 	// ExecFunc plays the command given to Exec.
 	ExecFunc func(swarm.ExecOptions) (int, error)
 }
