@@ -108,3 +108,47 @@ func TestStartFirstBlockedByHostPortIsDetected(t *testing.T) {
 	}
 	assertStillOld(t, e, domain, port)
 }
+
+// A service whose healthcheck fails for its first seconds, within the
+// healthcheck's start_period, converges: it must not be called a failure.
+func TestSlowHealthcheckWithinStartPeriodConverges(t *testing.T) {
+	buildDemoImage(t, "0.4.0", "--tag", "abra-demo/web:0.4.0-slow", "--ready-after", "8s")
+	dir := filepath.Join(t.TempDir(), "demo")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyDir(t, filepath.Join(repoRoot, "recipes", "demo"), dir)
+	compose := filepath.Join(dir, "compose.yml")
+	replaceInFile(t, compose, "abra-demo/web:0.1.0", "abra-demo/web:0.4.0-slow")
+	replaceInFile(t, compose, "retries: 5\n      start_period: 5s", "retries: 1\n      start_period: 30s")
+	run(t, dir, "git", "init", "-q", "-b", "main")
+	run(t, dir, "git", "add", "-A")
+	run(t, dir, "git", "commit", "-qm", "slow")
+	run(t, dir, "git", "tag", "-a", "0.1.0+0.1.0", "-m", "0.1.0+0.1.0")
+
+	const domain, port = "slow.e2e.localhost", "18096"
+	e := newEnv(t)
+	t.Cleanup(func() {
+		e.abra("app", "undeploy", domain)
+		waitStackGone(t, "slow_e2e_localhost")
+	})
+	e.mustAbra("server", "add", "--local")
+	e.mustAbra("recipe", "fetch", "demo", "--url", dir)
+	e.mustAbra("app", "new", "demo", "--server", "default", "--domain", domain, "-n")
+	replaceInFile(t, filepath.Join(e.abraDir, "servers", "default", domain+".env"), "DEMO_PORT=8080", "DEMO_PORT="+port)
+	start := time.Now()
+	r := e.mustAbra("app", "deploy", domain, "-n")
+	if !strings.Contains(r.stderr, "app 1/1 converged") {
+		t.Fatalf("slow starter did not converge: %s", r)
+	}
+	if time.Since(start) < 8*time.Second {
+		t.Fatalf("converged after %s, before the service was ready: the wait did not honour the healthcheck", time.Since(start))
+	}
+	if got := docker(t, "service", "ps", "slow_e2e_localhost_app", "--format", "{{.CurrentState}}", "--filter", "desired-state=shutdown"); got != "" {
+		t.Fatalf("tasks were restarted during the start period: %s", got)
+	}
+	// Undeploy waits until the stack is gone, so deploying straight after works
+	// (after a bare `docker stack rm` it fails with "network … not found").
+	e.mustAbra("app", "undeploy", domain)
+	e.mustAbra("app", "deploy", domain, "--force", "-n", "--no-converge-checks")
+}

@@ -2,12 +2,13 @@
 # Build the demo app's image without a registry or a Dockerfile: the static
 # binary of cmd/demo-web in a scratch image, made with `docker import`.
 #
-#   build-demo-image.sh [--version V] [--tag IMAGE:TAG] [--broken-healthcheck]
+#   build-demo-image.sh [--version V] [--tag IMAGE:TAG] [--broken-healthcheck] [--ready-after D]
 #
 #   --version V            version baked into the binary and the image label (default 0.1.0)
 #   --tag IMAGE:TAG        image reference (default abra-demo/web:V)
 #   --broken-healthcheck   /healthz answers 503, so the image never becomes healthy,
 #                          whichever healthcheck (image or compose) runs it
+#   --ready-after D        /healthz answers 503 for duration D after start (a slow starter)
 #
 # Prints the image reference on stdout; progress goes to stderr. Idempotent: an
 # image with the same tag, binary and config is kept as it is. Falls back to
@@ -23,6 +24,7 @@ die() { echo "build-demo-image: $*" >&2; exit 2; }
 version=0.1.0
 tag=""
 unhealthy=false
+ready_after=0s
 while [ $# -gt 0 ]; do
   case "$1" in
     --version) [ $# -ge 2 ] && [ -n "$2" ] || die "--version needs a value"; version=$2; shift 2 ;;
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --tag) [ $# -ge 2 ] && [ -n "$2" ] || die "--tag needs a value"; tag=$2; shift 2 ;;
     --tag=*) tag=${1#*=}; shift ;;
     --broken-healthcheck) unhealthy=true; shift ;;
+    --ready-after) [ $# -ge 2 ] && [ -n "$2" ] || die "--ready-after needs a duration"; ready_after=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
@@ -43,9 +46,9 @@ label_key=tech.coopcloud.abra.demo-web.build
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/root"
-echo "build-demo-image: go build ./cmd/demo-web (version $version, unhealthy=$unhealthy)" >&2
+echo "build-demo-image: go build ./cmd/demo-web (version $version, unhealthy=$unhealthy, ready after $ready_after)" >&2
 CGO_ENABLED=0 go build -trimpath \
-  -ldflags "-s -w -X main.version=$version -X main.unhealthy=$unhealthy" \
+  -ldflags "-s -w -X main.version=$version -X main.unhealthy=$unhealthy -X main.readyAfter=$ready_after" \
   -o "$work/root/demo-web" ./cmd/demo-web
 
 # Dockerfile instructions, given to `docker import --change` or written to a Dockerfile.

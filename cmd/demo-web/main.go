@@ -35,6 +35,12 @@ var version = "dev"
 // HEALTHCHECK would not do).
 var unhealthy = "false"
 
+// readyAfter, set at build time (e.g. "8s"), makes /healthz answer 503 until
+// that long after start: a slow starter, to test healthcheck start periods.
+var readyAfter = "0s"
+
+var started = time.Now()
+
 //go:embed index.html
 var pages embed.FS
 
@@ -103,6 +109,10 @@ func handler(root, message string, logger *log.Logger) http.Handler {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if unhealthy == "true" {
 			http.Error(w, "unhealthy on purpose", http.StatusServiceUnavailable)
+			return
+		}
+		if d, err := time.ParseDuration(readyAfter); err == nil && time.Since(started) < d {
+			http.Error(w, "still starting", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

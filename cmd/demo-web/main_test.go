@@ -83,6 +83,14 @@ func TestUnhealthyBuild(t *testing.T) {
 	}
 }
 
+func TestSlowStarterBuild(t *testing.T) {
+	readyAfter = "1h"
+	defer func() { readyAfter = "0s" }()
+	if code, _ := get(t, handler("", "", log.New(io.Discard, "", 0)), "/healthz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/healthz of a slow starter before it is ready = %d", code)
+	}
+}
+
 func TestHandlerServesRoot(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("file a"), 0o644); err != nil {
