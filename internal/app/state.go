@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/docker/cli/cli/compose/convert"
+	mobyswarm "github.com/moby/moby/api/types/swarm"
 
 	"coopcloud.tech/abra/internal/swarm"
 )
@@ -27,6 +28,11 @@ func DeployedState(ctx context.Context, c swarm.Cluster, stackName string) (Depl
 	if err != nil {
 		return Deployed{}, err
 	}
+	return stateOf(stackName, services), nil
+}
+
+// stateOf reads the deployed state from a stack's services.
+func stateOf(stackName string, services []mobyswarm.Service) Deployed {
 	st := Deployed{Deployed: len(services) > 0, Services: len(services)}
 	ns := convert.NewNamespace(stackName)
 	prefix := "coop-cloud." + stackName + "."
@@ -51,5 +57,5 @@ func DeployedState(ctx context.Context, c swarm.Cluster, stackName string) (Depl
 			st.Recipe = v
 		}
 	}
-	return st, nil
+	return st
 }

@@ -37,9 +37,6 @@ const (
 	ExitInterrupted  = 130
 )
 
-// ErrPartial is wrapped by errors of batch commands where some items failed.
-var ErrPartial = errors.New("some items failed")
-
 // NewRootCmd builds the command tree. The list of commands is explicit.
 func NewRootCmd(f *command.Factory) *cobra.Command {
 	root := &cobra.Command{
@@ -115,7 +112,7 @@ func report(w io.Writer, ctx context.Context, err error) int {
 		return ExitUsage
 	case errors.Is(err, stack.ErrNotConverged):
 		return ExitNotConverged
-	case errors.Is(err, ErrPartial):
+	case errors.Is(err, command.ErrPartial):
 		return ExitPartial
 	case strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag"):
 		return ExitUsage

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -308,5 +310,57 @@ func TestRunAndCmd(t *testing.T) {
 	}
 	if code, _, stderr := fx.run(t, "app", "cmd", "app.example.org", "app", "nope"); code != ExitFailure || !strings.Contains(stderr, "functions: greet") {
 		t.Fatalf("cmd of an unknown function: exit %d\n%s", code, stderr)
+	}
+}
+
+func TestFleetStatus(t *testing.T) {
+	fx := newFixture(t)
+	if code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "-n"); code != ExitOK {
+		t.Fatalf("deploy: exit %d\n%s", code, stderr)
+	}
+	for _, srv := range []string{"down.example.org", "slow.example.org", "idle.example.org"} {
+		write(t, filepath.Join(fx.dir, "servers", srv, "web."+srv+".env"), "TYPE=web:1.0.0+1.25\nDOMAIN=web."+srv+"\n")
+	}
+	idle := swarmtest.New()
+	var out, errb bytes.Buffer
+	f := &command.Factory{IO: ui.IO{In: strings.NewReader(""), Out: &out, Err: &errb}, AbraDir: fx.dir,
+		Connect: func(ctx context.Context, server string) (swarm.Cluster, error) {
+			switch server {
+			case "down.example.org":
+				return nil, errors.New("ssh: connect to host down.example.org port 22: Connection refused")
+			case "slow.example.org":
+				<-ctx.Done() // never answers
+				select {}
+			case "idle.example.org":
+				return idle, nil
+			}
+			return fx.cluster, nil
+		}}
+	code := Run(context.Background(), f, []string{"app", "ls", "--status", "--timeout", "300ms", "--json"})
+	if code != ExitPartial {
+		t.Fatalf("exit %d, want %d (some servers failed)\n%s", code, ExitPartial, errb.String())
+	}
+	var rows []map[string]string
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	got := map[string]map[string]string{}
+	for _, r := range rows {
+		got[r["domain"]] = r
+	}
+	if r := got["app.example.org"]; r["status"] != "deployed" || r["version"] != "1.0.0+1.25" {
+		t.Errorf("deployed app row = %v", r)
+	}
+	if r := got["web.down.example.org"]; r["status"] != "unknown" || !strings.Contains(r["reason"], "Connection refused") {
+		t.Errorf("unreachable server row = %v", r)
+	}
+	if r := got["web.slow.example.org"]; r["status"] != "unknown" || !strings.Contains(r["reason"], "no answer within 300ms") {
+		t.Errorf("silent server row = %v", r)
+	}
+	if r := got["web.idle.example.org"]; r["status"] != "undeployed" || r["version"] != "1.0.0+1.25" {
+		t.Errorf("undeployed app row = %v", r)
+	}
+	if !strings.Contains(errb.String(), "2 of 4 servers failed") {
+		t.Errorf("stderr does not say which servers failed:\n%s", errb.String())
 	}
 }

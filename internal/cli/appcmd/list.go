@@ -2,18 +2,23 @@ package appcmd
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/ui"
 )
 
 type listOptions struct {
-	f      *command.Factory
-	server string
-	recipe string
-	json   bool
+	f       *command.Factory
+	server  string
+	recipe  string
+	json    bool
+	status  bool
+	timeout time.Duration
 }
 
 // appView is the stable JSON shape of an app in `app ls`.
@@ -23,6 +28,11 @@ type appView struct {
 	Domain  string `json:"domain"`
 	Version string `json:"version"`
 	Path    string `json:"path"`
+	// With --status:
+	Chaos   string `json:"chaos,omitempty"`
+	Status  string `json:"status,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Upgrade string `json:"upgrade,omitempty"`
 }
 
 func newListCmd(f *command.Factory, runF func(context.Context, *listOptions) error) *cobra.Command {
@@ -41,11 +51,13 @@ func newListCmd(f *command.Factory, runF func(context.Context, *listOptions) err
 	}
 	cmd.Flags().StringVarP(&o.server, "server", "s", "", "only apps on this server")
 	cmd.Flags().StringVarP(&o.recipe, "recipe", "r", "", "only apps of this recipe")
+	cmd.Flags().BoolVarP(&o.status, "status", "S", false, "ask every server, concurrently, what is deployed (status, version, upgrades)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 15*time.Second, "with --status: how long to wait for each server")
 	command.AddJSONFlag(cmd, &o.json)
 	return cmd
 }
 
-func runList(_ context.Context, o *listOptions) error {
+func runList(ctx context.Context, o *listOptions) error {
 	store := o.f.Store()
 	if o.server != "" {
 		if err := store.Servers().Check(o.server); err != nil {
@@ -57,6 +69,7 @@ func runList(_ context.Context, o *listOptions) error {
 		return err
 	}
 	views := []appView{}
+	var apps []*app.App
 	for _, r := range refs {
 		if o.server != "" && r.Server != o.server {
 			continue
@@ -69,17 +82,49 @@ func runList(_ context.Context, o *listOptions) error {
 			continue
 		}
 		views = append(views, appView{Server: a.Server, Recipe: a.Recipe(), Domain: a.Domain, Version: a.PinnedVersion(), Path: a.Path})
+		apps = append(apps, a)
+	}
+	var statusErr error
+	if o.status {
+		rows, err := app.FleetStatus(ctx, store, apps, o.f.Connect, app.StatusOptions{Timeout: o.timeout})
+		for i, r := range rows {
+			views[i].Version, views[i].Chaos, views[i].Status, views[i].Reason, views[i].Upgrade = r.Version, r.Chaos, r.State, r.Reason, r.Upgrade
+		}
+		if err != nil {
+			statusErr = fmt.Errorf("%w: %w", command.ErrPartial, err)
+		}
 	}
 	if o.json {
-		return ui.JSON(o.f.IO, views)
+		if err := ui.JSON(o.f.IO, views); err != nil {
+			return err
+		}
+		return statusErr
 	}
 	rows := [][]string{}
 	for _, v := range views {
-		ver := v.Version
-		if ver == "" {
-			ver = "-"
+		row := []string{v.Server, v.Recipe, v.Domain, orDash(v.Version)}
+		if o.status {
+			status := v.Status
+			if v.Reason != "" {
+				status += " (" + v.Reason + ")"
+			}
+			row = append(row, orDash(v.Chaos), status, orDash(v.Upgrade))
 		}
-		rows = append(rows, []string{v.Server, v.Recipe, v.Domain, ver})
+		rows = append(rows, row)
 	}
-	return ui.Table(o.f.IO, []string{"server", "recipe", "app", "version"}, rows)
+	headers := []string{"server", "recipe", "app", "version"}
+	if o.status {
+		headers = append(headers, "chaos", "status", "upgrade")
+	}
+	if err := ui.Table(o.f.IO, headers, rows); err != nil {
+		return err
+	}
+	return statusErr
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -141,3 +141,7 @@ func AddJSONFlag(cmd *cobra.Command, p *bool) {
 type ExitCodeError struct{ Code int }
 
 func (e *ExitCodeError) Error() string { return fmt.Sprintf("command exited with %d", e.Code) }
+
+// ErrPartial is wrapped by errors of batch commands where some items failed
+// while others succeeded (exit code 3).
+var ErrPartial = errors.New("partial failure")
