@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"coopcloud.tech/abra/internal/hint"
 )
 
 type fakeResolver map[string][]string
@@ -47,6 +49,22 @@ func TestStackName(t *testing.T) {
 			got := StackName(tt.domain)
 			if got != tt.want || len(got) > MaxStackNameLength {
 				t.Fatalf("StackName(%q) = %q, want %q", tt.domain, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExplainConnectError(t *testing.T) {
+	tests := []struct{ name, msg, server, want string }{
+		{"unknown host key", "stderr=Host key verification failed.", "root@srv.example.org:2222", "ssh-keyscan -p 2222 srv.example.org >> ~/.ssh/known_hosts"},
+		{"changed host key", "WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!", "srv.example.org", "ssh-keygen -R srv.example.org"},
+		{"refused", "ssh: connect to host x port 22: Connection refused", "x", "ssh x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := explainConnectError(errors.New(tt.msg), tt.server)
+			if h := hint.Of(err); !strings.Contains(h, tt.want) {
+				t.Fatalf("hint = %q, want it to contain %q", h, tt.want)
 			}
 		})
 	}
