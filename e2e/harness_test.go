@@ -72,6 +72,7 @@ func (r result) String() string {
 type env struct {
 	t       *testing.T
 	abraDir string
+	extra   []string // more environment for abra, e.g. PATH with an ssh wrapper
 }
 
 func newEnv(t *testing.T) *env {
@@ -84,7 +85,7 @@ func (e *env) abra(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, abraBin, args...)
-	cmd.Env = append(os.Environ(), "ABRA_DIR="+e.abraDir, "NO_COLOR=1")
+	cmd.Env = append(append(os.Environ(), "ABRA_DIR="+e.abraDir, "NO_COLOR=1"), e.extra...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -17,6 +17,7 @@ import (
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/recipe"
 	"coopcloud.tech/abra/internal/recipe/lint"
+	"coopcloud.tech/abra/internal/server"
 	"coopcloud.tech/abra/internal/stack"
 	"coopcloud.tech/abra/internal/step"
 	"coopcloud.tech/abra/internal/swarm"
@@ -365,40 +366,34 @@ func lintRelease(ctx context.Context, store Store, a *App, src *Source) error {
 
 // explainConnectError attaches the remedy for the usual SSH failures. Host
 // keys are never trusted silently: the operator checks the fingerprint.
-func explainConnectError(err error, server string) error {
-	host, port := server, "22"
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		host = host[i+1:]
-	}
-	if h, p, e := net.SplitHostPort(host); e == nil {
-		host, port = h, p
-	}
+func explainConnectError(err error, serverName string) error {
 	msg := err.Error()
+	host, port := server.SSHTarget(serverName)
 	switch {
 	case strings.Contains(msg, "REMOTE HOST IDENTIFICATION HAS CHANGED"):
 		return hint.With(err, fmt.Sprintf("the server's SSH host key changed: if you know why (reinstall), remove the old key with 'ssh-keygen -R %s' and trust the new one after checking its fingerprint with 'ssh-keyscan -p %s %s | ssh-keygen -lf -'", host, port, host))
 	case strings.Contains(msg, "Host key verification failed"), strings.Contains(msg, "host key is known"):
-		return hint.With(err, fmt.Sprintf("the server's SSH host key is not in known_hosts: check its fingerprint with 'ssh-keyscan -p %s %s | ssh-keygen -lf -', then trust it with 'ssh-keyscan -p %s %s >> ~/.ssh/known_hosts' (or 'ssh %s' once)", port, host, port, host, server))
+		return hint.With(err, fmt.Sprintf("the server's SSH host key is not in known_hosts: check its fingerprint with 'ssh-keyscan -p %s %s | ssh-keygen -lf -', then trust it with 'ssh-keyscan -p %s %s >> ~/.ssh/known_hosts' (or 'ssh %s' once)", port, host, port, host, serverName))
 	case strings.Contains(msg, "Permission denied"):
 		return hint.With(err, "check the User and IdentityFile for this host in ~/.ssh/config, and that your key is loaded (ssh-add -l)")
 	case strings.Contains(msg, "Connection refused"), strings.Contains(msg, "Could not resolve hostname"), strings.Contains(msg, "timed out"):
-		return hint.With(err, "check that the server is up and reachable with 'ssh "+server+"'")
+		return hint.With(err, "check that the server is up and reachable with 'ssh "+serverName+"'")
 	}
 	return err
 }
 
 // CheckManager verifies the server is a swarm manager, with the command that fixes it.
-func CheckManager(ctx context.Context, c swarm.Cluster, server string) error {
+func CheckManager(ctx context.Context, c swarm.Cluster, serverName string) error {
 	info, err := c.Info(ctx)
 	if err != nil {
-		return explainConnectError(fmt.Errorf("server %s: %w", server, err), server)
+		return explainConnectError(fmt.Errorf("server %s: %w", serverName, err), serverName)
 	}
 	if info.SwarmState != "active" {
-		return hint.With(fmt.Errorf("server %s: %w (swarm state: %s)", server, swarm.ErrNotManager, info.SwarmState),
+		return hint.With(fmt.Errorf("server %s: %w (swarm state: %s)", serverName, swarm.ErrNotManager, info.SwarmState),
 			"run on the server: docker swarm init --advertise-addr <server address>")
 	}
 	if !info.IsManager {
-		return hint.With(fmt.Errorf("server %s: %w (it is a worker)", server, swarm.ErrNotManager),
+		return hint.With(fmt.Errorf("server %s: %w (it is a worker)", serverName, swarm.ErrNotManager),
 			"point abra at a manager node, or promote this one: docker node promote <node>")
 	}
 	return nil

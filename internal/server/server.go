@@ -5,7 +5,9 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -125,4 +127,30 @@ func ValidName(name string) error {
 		return fmt.Errorf("invalid server name %q: use a host name like example.org or an ~/.ssh/config alias", name)
 	}
 	return nil
+}
+
+// SSHTarget is the host name and port the system ssh client uses for a server
+// name (an ~/.ssh/config alias, or user@host[:port]), as `ssh -G` reports them.
+func SSHTarget(name string) (host, port string) {
+	host, port = name, "22"
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		host = host[i+1:]
+	}
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		return h, p
+	}
+	out, err := exec.Command("ssh", "-G", name).Output()
+	if err != nil {
+		return host, port
+	}
+	for line := range strings.SplitSeq(string(out), "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch k {
+		case "hostname":
+			host = v
+		case "port":
+			port = v
+		}
+	}
+	return host, port
 }
