@@ -11,8 +11,18 @@ unformatted=$(gofmt -l . || true)
 if [ -n "$unformatted" ]; then echo "gofmt needed on: $unformatted" >&2; exit 1; fi
 go vet ./...
 
-echo "== docker" >&2
+echo "== docker, sshd" >&2
 ./scripts/docker-up.sh
+# End-to-end tests start their own sshd (on a loopback port) and build a
+# busybox image: make sure the packages are there.
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "test: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 
 echo "== tests (unit + end-to-end)" >&2
 ABRA_E2E=1 go test -count=1 -timeout 45m ./...
