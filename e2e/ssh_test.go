@@ -97,7 +97,8 @@ func TestRemoteServerOverSSH(t *testing.T) {
 	buildDemoImage(t, "0.2.0")
 	s := startSSH(t)
 	e := newEnv(t)
-	e.extra = []string{s.path}
+	dockerConfig := t.TempDir()
+	e.extra = []string{s.path, "DOCKER_CONFIG=" + dockerConfig}
 
 	// An unknown host key is refused, with the commands to check and trust it.
 	s.trust(t, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl") // someone else's key
@@ -116,6 +117,9 @@ func TestRemoteServerOverSSH(t *testing.T) {
 	// With the right key the server is added, and apps deploy to it over SSH.
 	s.trust(t, s.hostPub)
 	e.mustAbra("server", "add", s.alias, "-n")
+	if out, err := exec.Command(dockerBin(), "--config", dockerConfig, "context", "inspect", s.alias, "--format", "{{.Endpoints.docker.Host}}").CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "ssh://"+s.alias {
+		t.Fatalf("docker context for the server: %s %v", out, err)
+	}
 	e.mustAbra("recipe", "fetch", "demo", "--url", demoRecipeRepo(t))
 	const domain, port = "ssh.e2e.localhost", "18097"
 	t.Cleanup(func() {

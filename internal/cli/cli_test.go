@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -362,5 +363,20 @@ func TestFleetStatus(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "2 of 4 servers failed") {
 		t.Errorf("stderr does not say which servers failed:\n%s", errb.String())
+	}
+}
+
+func TestServerAddInit(t *testing.T) {
+	fx := newFixture(t)
+	fx.cluster.Node.SwarmState, fx.cluster.Node.IsManager = "inactive", false
+	code, _, stderr := fx.run(t, "server", "add", "--local", "-n")
+	if code != ExitFailure || !strings.Contains(stderr, "docker swarm init") || !strings.Contains(stderr, "--init") {
+		t.Fatalf("server add on a node without swarm: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr = fx.run(t, "server", "add", "--local", "--init", "-n"); code != ExitOK {
+		t.Fatalf("server add --init: exit %d\n%s", code, stderr)
+	}
+	if !slices.Contains(fx.cluster.Calls, "swarm init") || !slices.Contains(fx.cluster.Calls, "create network proxy") {
+		t.Fatalf("--init did not set the server up: %v", fx.cluster.Calls)
 	}
 }

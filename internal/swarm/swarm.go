@@ -95,6 +95,8 @@ type ExecOptions struct {
 // Lookups of missing objects return errors wrapping ErrNotFound.
 type Cluster interface {
 	Info(ctx context.Context) (NodeInfo, error)
+	// InitSwarm makes the node the manager of a new single-node swarm.
+	InitSwarm(ctx context.Context, advertiseAddr string) error
 
 	Networks(ctx context.Context, stack string) ([]Network, error)
 	InspectNetwork(ctx context.Context, name string) (Network, error)

@@ -69,6 +69,12 @@ func (c *Cluster) Info(ctx context.Context) (swarm.NodeInfo, error) {
 	}, nil
 }
 
+// InitSwarm implements swarm.Cluster.
+func (c *Cluster) InitSwarm(ctx context.Context, advertiseAddr string) error {
+	_, err := c.api.SwarmInit(ctx, client.SwarmInitOptions{ListenAddr: "0.0.0.0:2377", AdvertiseAddr: advertiseAddr})
+	return err
+}
+
 // Networks implements swarm.Cluster.
 func (c *Cluster) Networks(ctx context.Context, stack string) ([]swarm.Network, error) {
 	res, err := c.api.NetworkList(ctx, client.NetworkListOptions{Filters: stackFilter(stack)})

@@ -80,6 +80,15 @@ func (c *Cluster) AddSecret(name string) {
 // Info implements swarm.Cluster.
 func (c *Cluster) Info(context.Context) (swarm.NodeInfo, error) { return c.Node, nil }
 
+// InitSwarm implements swarm.Cluster.
+func (c *Cluster) InitSwarm(context.Context, string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Node.SwarmState, c.Node.IsManager = "active", true
+	c.Calls = append(c.Calls, "swarm init")
+	return nil
+}
+
 // Networks implements swarm.Cluster.
 func (c *Cluster) Networks(_ context.Context, stack string) ([]swarm.Network, error) {
 	c.mu.Lock()
