@@ -380,3 +380,36 @@ func TestServerAddInit(t *testing.T) {
 		t.Fatalf("--init did not set the server up: %v", fx.cluster.Calls)
 	}
 }
+
+func TestServerListStatus(t *testing.T) {
+	fx := newFixture(t)
+	write(t, filepath.Join(fx.dir, "servers", "down.example.org", ".keep"), "")
+	var out, errb bytes.Buffer
+	f := &command.Factory{IO: ui.IO{In: strings.NewReader(""), Out: &out, Err: &errb}, AbraDir: fx.dir,
+		Connect: func(ctx context.Context, server string) (swarm.Cluster, error) {
+			if server == "down.example.org" {
+				return nil, errors.New("connection refused")
+			}
+			return fx.cluster, nil
+		}}
+	if code := Run(context.Background(), f, []string{"server", "ls", "--status", "--json"}); code != ExitPartial {
+		t.Fatalf("exit %d, want %d\n%s", code, ExitPartial, errb.String())
+	}
+	var views []struct {
+		Name   string `json:"name"`
+		Status struct {
+			Reachable bool   `json:"reachable"`
+			Role      string `json:"swarm_role"`
+			Error     string `json:"error"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &views); err != nil || len(views) != 2 {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if v := views[0]; v.Name != "default" || !v.Status.Reachable || v.Status.Role != "manager" {
+		t.Errorf("default = %+v", v)
+	}
+	if v := views[1]; v.Name != "down.example.org" || v.Status.Reachable || !strings.Contains(v.Status.Error, "refused") {
+		t.Errorf("down = %+v", v)
+	}
+}
