@@ -70,12 +70,12 @@ func (r result) String() string {
 
 // env is one isolated abra installation: its own ABRA_DIR.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	abraDir string
 	extra   []string // more environment for abra, e.g. PATH with an ssh wrapper
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return &env{t: t, abraDir: t.TempDir()}
 }
@@ -109,7 +109,7 @@ func (e *env) mustAbra(args ...string) result {
 	return r
 }
 
-func docker(t *testing.T, args ...string) string {
+func docker(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(dockerBin(), args...).CombinedOutput()
 	if err != nil {
@@ -118,7 +118,7 @@ func docker(t *testing.T, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func run(t *testing.T, dir string, name string, args ...string) string {
+func run(t testing.TB, dir string, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -144,7 +144,7 @@ func copyDir(t *testing.T, src, dst string) {
 	run(t, "", "cp", "-a", src+"/.", dst)
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

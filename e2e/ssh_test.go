@@ -21,7 +21,7 @@ type sshServer struct {
 	path             string // PATH with the wrapper first
 }
 
-func startSSH(t *testing.T) *sshServer {
+func startSSH(t testing.TB) *sshServer {
 	t.Helper()
 	sshd := "/usr/sbin/sshd"
 	if _, err := os.Stat(sshd); err != nil {
@@ -87,7 +87,7 @@ UsePAM no
 }
 
 // trust writes known_hosts with the given key for the server.
-func (s *sshServer) trust(t *testing.T, key string) {
+func (s *sshServer) trust(t testing.TB, key string) {
 	t.Helper()
 	writeFile(t, filepath.Join(s.dir, "known_hosts"), fmt.Sprintf("[127.0.0.1]:%s %s\n", s.port, key))
 }
