@@ -413,3 +413,22 @@ func TestServerListStatus(t *testing.T) {
 		t.Errorf("down = %+v", v)
 	}
 }
+
+func TestServerPruneVolumesNeedsConfirmation(t *testing.T) {
+	fx := newFixture(t)
+	fx.cluster.AddVolume("gone_app_data", "gone_app")
+	code, _, stderr := fx.run(t, "server", "prune", "default", "--volumes", "-n")
+	if code != ExitUsage || !strings.Contains(stderr, "gone_app_data") || !strings.Contains(stderr, "--force") {
+		t.Fatalf("prune --volumes without --force: exit %d\n%s", code, stderr)
+	}
+	if vols, _ := fx.cluster.Volumes(context.Background(), ""); len(vols) != 1 {
+		t.Fatal("volumes deleted without confirmation")
+	}
+	code, stdout, stderr := fx.run(t, "server", "prune", "default", "--volumes", "--force", "--json")
+	if code != ExitOK || !strings.Contains(stdout, `"volumes": [`) || !strings.Contains(stdout, "gone_app_data") {
+		t.Fatalf("prune --volumes --force: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if vols, _ := fx.cluster.Volumes(context.Background(), ""); len(vols) != 0 {
+		t.Fatalf("volumes left: %v", vols)
+	}
+}

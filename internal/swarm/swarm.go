@@ -136,4 +136,17 @@ type Cluster interface {
 	// Volumes lists the names of the stack's volumes on the node the client talks to.
 	Volumes(ctx context.Context, stack string) ([]string, error)
 	RemoveVolume(ctx context.Context, name string) error
+	// UnusedVolumes lists volumes no container uses, on the node the client talks to.
+	UnusedVolumes(ctx context.Context) ([]string, error)
+	// Prune removes stopped containers, networks of stacks without services and
+	// dangling images. Other networks (such as "proxy") are kept.
+	Prune(ctx context.Context) (PruneReport, error)
+}
+
+// PruneReport says what Prune removed.
+type PruneReport struct {
+	Containers []string `json:"containers"`
+	Networks   []string `json:"networks"`
+	Images     []string `json:"images"`
+	Reclaimed  uint64   `json:"space_reclaimed"`
 }

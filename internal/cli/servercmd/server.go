@@ -18,6 +18,7 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newAddCmd(f, nil),
 		newListCmd(f, nil),
 		newRemoveCmd(f, nil),
+		newPruneCmd(f),
 	)
 	return cmd
 }

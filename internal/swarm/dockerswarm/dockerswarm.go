@@ -385,3 +385,58 @@ func (c *Cluster) CopyFrom(ctx context.Context, containerID, path string) (io.Re
 	}
 	return res.Content, nil
 }
+
+// UnusedVolumes implements swarm.Cluster.
+func (c *Cluster) UnusedVolumes(ctx context.Context) ([]string, error) {
+	res, err := c.api.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("dangling", "true")})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, v := range res.Items {
+		names = append(names, v.Name)
+	}
+	return names, nil
+}
+
+// Prune implements swarm.Cluster.
+func (c *Cluster) Prune(ctx context.Context) (swarm.PruneReport, error) {
+	var r swarm.PruneReport
+	cs, err := c.api.ContainerPrune(ctx, client.ContainerPruneOptions{})
+	if err != nil {
+		return r, fmt.Errorf("prune containers: %w", err)
+	}
+	r.Containers, r.Reclaimed = cs.Report.ContainersDeleted, cs.Report.SpaceReclaimed
+	// Not NetworkPrune: it would also delete "proxy" whenever traefik is not
+	// running. Only networks of stacks that have no services left go.
+	nets, err := c.Networks(ctx, "")
+	if err != nil {
+		return r, fmt.Errorf("prune networks: %w", err)
+	}
+	services, err := c.Services(ctx, "")
+	if err != nil {
+		return r, fmt.Errorf("prune networks: %w", err)
+	}
+	live := map[string]bool{}
+	for _, s := range services {
+		live[s.Spec.Labels[swarm.StackLabel]] = true
+	}
+	for _, n := range nets {
+		if stack := n.Labels[swarm.StackLabel]; stack != "" && !live[stack] {
+			if c.RemoveNetwork(ctx, n.ID) == nil {
+				r.Networks = append(r.Networks, n.Name)
+			}
+		}
+	}
+	is, err := c.api.ImagePrune(ctx, client.ImagePruneOptions{})
+	if err != nil {
+		return r, fmt.Errorf("prune images: %w", err)
+	}
+	for _, d := range is.Report.ImagesDeleted {
+		if d.Deleted != "" {
+			r.Images = append(r.Images, d.Deleted)
+		}
+	}
+	r.Reclaimed += is.Report.SpaceReclaimed
+	return r, nil
+}

@@ -469,6 +469,32 @@ func (c *Cluster) CopyFrom(_ context.Context, containerID, path string) (io.Read
 	return io.NopCloser(strings.NewReader(string(b))), nil
 }
 
+// UnusedVolumes implements swarm.Cluster: volumes of stacks without services.
+func (c *Cluster) UnusedVolumes(context.Context) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for name, stack := range c.volumes {
+		used := false
+		for _, s := range c.services {
+			used = used || s.Spec.Labels[swarm.StackLabel] == stack
+		}
+		if !used {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Prune implements swarm.Cluster: the fake has nothing to prune.
+func (c *Cluster) Prune(context.Context) (swarm.PruneReport, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Calls = append(c.Calls, "prune")
+	return swarm.PruneReport{}, nil
+}
+
 // Volumes implements swarm.Cluster.
 func (c *Cluster) Volumes(_ context.Context, stack string) ([]string, error) {
 	c.mu.Lock()
