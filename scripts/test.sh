@@ -13,11 +13,14 @@ go vet ./...
 
 echo "== docker, sshd" >&2
 ./scripts/docker-up.sh
-# End-to-end tests start their own sshd (on a loopback port) and build a
-# busybox image: make sure the packages are there.
+# End-to-end tests start their own sshd (on a loopback port), a second Docker
+# server in a network namespace (scripts/testnode.sh) and build a busybox image:
+# make sure the packages are there.
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2) # the second test server's network namespace
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "test: installing ${missing[*]}" >&2
   apt-get update -qq

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A second, independent Docker server on this machine, for end-to-end tests:
+# its own network namespace (10.210.0.11 on bridge abrabr0), its own dockerd
+# (data-root, exec-root, socket, engine ID, hostname) in swarm mode, and its own
+# sshd on port 22 of that address, where /run/docker.sock is this daemon's.
+#   testnode.sh up DIR AUTHORIZED_KEYS HOST_KEY   start it (idempotent)
+#   testnode.sh down DIR                          stop it and remove what up made
+set -euo pipefail
+cmd=${1:?usage: testnode.sh up|down DIR ...}
+dir=${2:?usage: testnode.sh up|down DIR ...}
+ns=abrans1 br=abrabr0 veth=abrav1 ip=10.210.0.11
+docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
+
+down() {
+  for pidfile in "$dir/sshd.pid" "$dir/docker.pid"; do
+    if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+  done
+  for _ in $(seq 1 100); do
+    [ -s "$dir/docker.pid" ] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  ip netns del "$ns" 2>/dev/null || true
+  ip link del "$br" 2>/dev/null || true
+  iptables -t nat -D POSTROUTING -s 10.210.0.0/24 ! -o "$br" -j MASQUERADE 2>/dev/null || true
+  iptables -D DOCKER-USER -i "$br" -j ACCEPT 2>/dev/null || true
+  iptables -D DOCKER-USER -o "$br" -j ACCEPT 2>/dev/null || true
+}
+
+up() {
+  keys=${3:?authorized_keys file}
+  hostkey=${4:?host key file}
+  down
+  mkdir -p "$dir/data" "$dir/exec" "$dir/etc-docker"
+  ip link add "$br" type bridge
+  ip addr add 10.210.0.1/24 dev "$br"
+  ip link set "$br" up
+  iptables -t nat -A POSTROUTING -s 10.210.0.0/24 ! -o "$br" -j MASQUERADE
+  iptables -I DOCKER-USER -i "$br" -j ACCEPT
+  iptables -I DOCKER-USER -o "$br" -j ACCEPT
+  ip netns add "$ns"
+  ip link add "$veth" type veth peer name eth0 netns "$ns"
+  ip link set "$veth" master "$br" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add "$ip/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route add default via 10.210.0.1
+  cat >"$dir/sshd_config" <<CONF
+Port 22
+ListenAddress $ip
+HostKey $hostkey
+AuthorizedKeysFile $keys
+PidFile $dir/sshd.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+CONF
+  mkdir -p /run/sshd
+  # nsenter --net, not `ip netns exec` (which remounts /sys and kills dockerd).
+  setsid nsenter --net=/run/netns/$ns unshare --uts --mount --propagation slave sh -c "
+    hostname abra-node1
+    mount --bind '$dir/etc-docker' /etc/docker
+    dockerd --data-root '$dir/data' --exec-root '$dir/exec' -H 'unix://$dir/docker.sock' --pidfile '$dir/docker.pid' >'$dir/dockerd.log' 2>&1 &
+    for i in \$(seq 1 200); do [ -S '$dir/docker.sock' ] && break; sleep 0.1; done
+    mount --bind '$dir/docker.sock' /run/docker.sock
+    exec /usr/sbin/sshd -D -f '$dir/sshd_config' -E '$dir/sshd.log'
+  " </dev/null >"$dir/node.log" 2>&1 &
+  for _ in $(seq 1 200); do docker -H "unix://$dir/docker.sock" info >/dev/null 2>&1 && break; sleep 0.1; done
+  docker -H "unix://$dir/docker.sock" info >/dev/null || { echo "testnode: dockerd did not start:" >&2; tail "$dir/dockerd.log" >&2; exit 1; }
+  if [ "$(docker -H "unix://$dir/docker.sock" info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+    docker -H "unix://$dir/docker.sock" swarm init --advertise-addr "$ip" >/dev/null
+  fi
+  echo "testnode: dockerd and sshd up at $ip" >&2
+}
+
+case "$cmd" in
+  up) up "$@" ;;
+  down) down ;;
+  *) echo "usage: testnode.sh up|down DIR ..." >&2; exit 2 ;;
+esac
