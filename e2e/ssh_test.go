@@ -139,6 +139,16 @@ func TestRemoteServerOverSSH(t *testing.T) {
 	if r := e.mustAbra("app", "logs", domain, "app"); !strings.Contains(r.stdout, "/version") {
 		t.Fatalf("logs over SSH: %s", r)
 	}
+	if r := e.mustAbra("app", "ps", domain, "--json"); !strings.Contains(r.stdout, `"state": "running"`) || !strings.Contains(r.stdout, "abra-demo/web:0.2.0") {
+		t.Fatalf("ps over SSH: %s", r.stdout)
+	}
+	if r := e.mustAbra("app", "run", domain, "app", "--", "/demo-web", "-version"); strings.TrimSpace(r.stdout) != "0.2.0" {
+		t.Fatalf("run over SSH printed %q", r.stdout)
+	}
+	e.mustAbra("app", "rollback", domain, "--no-domain-checks", "-n")
+	if body, err := httpGet(t, "http://127.0.0.1:"+port+"/version", 10*time.Second); err != nil || strings.TrimSpace(body) != "0.1.0" {
+		t.Fatalf("after rollback over SSH: %q %v", body, err)
+	}
 	e.mustAbra("app", "undeploy", domain)
 	e.mustAbra("app", "remove", domain, "--force")
 }
