@@ -225,13 +225,24 @@ func (c *Cluster) CreateService(ctx context.Context, spec mobyswarm.ServiceSpec,
 	return res.ID, res.Warnings, nil
 }
 
-// UpdateService implements swarm.Cluster.
+// UpdateService implements swarm.Cluster. Swarm itself bumps a service's
+// version right after creating it (network allocation), so an update with the
+// version just listed can be "out of sequence": it is retried once with the
+// current version; the spec sent is the same.
 func (c *Cluster) UpdateService(ctx context.Context, svc mobyswarm.Service, spec mobyswarm.ServiceSpec, queryRegistry bool) ([]string, error) {
-	res, err := c.api.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{
-		Version: svc.Version, Spec: spec, QueryRegistry: queryRegistry,
-	})
+	update := func(version mobyswarm.Version) (client.ServiceUpdateResult, error) {
+		return c.api.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{Version: version, Spec: spec, QueryRegistry: queryRegistry})
+	}
+	res, err := update(svc.Version)
+	if err != nil && strings.Contains(err.Error(), "update out of sequence") {
+		cur, ierr := c.api.ServiceInspect(ctx, svc.ID, client.ServiceInspectOptions{})
+		if ierr != nil {
+			return nil, err
+		}
+		res, err = update(cur.Service.Version)
+	}
 	if err != nil {
-		return nil, err
+		return nil, notFound(err, "service "+svc.Spec.Name)
 	}
 	return res.Warnings, nil
 }
