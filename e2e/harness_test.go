@@ -203,3 +203,8 @@ func waitStackGone(t *testing.T, stack string) {
 	}
 	t.Fatalf("stack %s did not go away", stack)
 }
+
+// runQuiet runs a command for cleanup, ignoring its output.
+func runQuiet(name string, args ...string) error {
+	return exec.Command(name, args...).Run()
+}

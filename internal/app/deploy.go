@@ -478,7 +478,7 @@ func explainApplyError(err error, a *App) error {
 	}
 	var secrets *stack.MissingSecretsError
 	if errors.As(err, &secrets) || strings.Contains(err.Error(), "secret not found") {
-		return hint.With(err, `create each with: printf %s "$VALUE" | docker secret create <name> -`)
+		return hint.With(err, "generate them with 'abra app secret generate "+a.Domain+" --all' (or insert your own values with 'abra app secret insert')")
 	}
 	return err
 }

@@ -432,3 +432,87 @@ func TestServerPruneVolumesNeedsConfirmation(t *testing.T) {
 		t.Fatalf("volumes left: %v", vols)
 	}
 }
+
+func TestSecrets(t *testing.T) {
+	fx := newFixture(t)
+	repo := filepath.Join(fx.dir, "recipes", "web")
+	write(t, filepath.Join(repo, "compose.yml"), webCompose+`    secrets:
+      - db_password
+      - smtp_password
+secrets:
+  db_password:
+    external: true
+    name: ${STACK_NAME}_db_password_${SECRET_DB_PASSWORD_VERSION}
+  smtp_password:
+    external: true
+    name: ${STACK_NAME}_smtp_password_${SECRET_SMTP_PASSWORD_VERSION}
+`)
+	git(t, repo, "commit", "-qam", "secrets")
+	git(t, repo, "tag", "-f", "-a", "1.0.0+1.25", "-m", "1.0.0+1.25")
+	envPath := filepath.Join(fx.dir, "servers", "default", "app.example.org.env")
+	write(t, envPath, "TYPE=web\nDOMAIN=app.example.org\nSECRET_DB_PASSWORD_VERSION=v1 # length=16\nSECRET_SMTP_PASSWORD_VERSION=v1 # generate=false\n")
+
+	code, stdout, stderr := fx.run(t, "app", "secret", "generate", "app.example.org", "--all", "--json")
+	if code != ExitOK {
+		t.Fatalf("generate: exit %d\n%s", code, stderr)
+	}
+	var made []map[string]string
+	if err := json.Unmarshal([]byte(stdout), &made); err != nil || len(made) != 1 || made[0]["docker_name"] != "app_example_org_db_password_v1" || len(made[0]["value"]) != 16 {
+		t.Fatalf("generated = %s (%v)", stdout, err)
+	}
+	if strings.Contains(stderr, made[0]["value"]) {
+		t.Fatal("the secret value leaked to stderr")
+	}
+	if !strings.Contains(stderr, "skipping smtp_password: generate=false") {
+		t.Errorf("manual secret not explained:\n%s", stderr)
+	}
+	if code, stdout, _ = fx.run(t, "app", "secret", "generate", "app.example.org", "--all", "--json"); code != ExitOK || stdout != "[]\n" {
+		t.Fatalf("second generate --all must generate nothing: %d %q", code, stdout)
+	}
+	if code, _, stderr = fx.run(t, "app", "secret", "generate", "app.example.org", "db_password"); code != ExitFailure || !strings.Contains(stderr, "bump SECRET_DB_PASSWORD_VERSION") {
+		t.Fatalf("regenerating an existing secret must be refused: %d\n%s", code, stderr)
+	}
+
+	var out, errb bytes.Buffer
+	f := &command.Factory{IO: ui.IO{In: strings.NewReader("s3cret\n"), Out: &out, Err: &errb}, AbraDir: fx.dir,
+		Connect: func(context.Context, string) (swarm.Cluster, error) { return fx.cluster, nil }}
+	if code := Run(context.Background(), f, []string{"app", "secret", "insert", "app.example.org", "smtp_password", "v1", "--trim"}); code != ExitOK {
+		t.Fatalf("insert from stdin: exit %d\n%s", code, errb.String())
+	}
+
+	code, stdout, _ = fx.run(t, "app", "secret", "ls", "app.example.org", "--json")
+	if code != ExitOK || strings.Count(stdout, `"exists": true`) != 2 {
+		t.Fatalf("ls after generate and insert: %s", stdout)
+	}
+	if code, _, _ = fx.run(t, "app", "deploy", "app.example.org", "-n"); code != ExitOK {
+		t.Fatalf("deploy with its secrets: exit %d", code)
+	}
+	if code, _, _ = fx.run(t, "app", "undeploy", "app.example.org"); code != ExitOK {
+		t.Fatal("undeploy")
+	}
+	if code, _, stderr = fx.run(t, "app", "secret", "rm", "app.example.org", "--all", "-n"); code != ExitUsage || !strings.Contains(stderr, "--force") {
+		t.Fatalf("rm without --force: %d\n%s", code, stderr)
+	}
+	if code, _, stderr = fx.run(t, "app", "secret", "rm", "app.example.org", "--all", "--force"); code != ExitOK {
+		t.Fatalf("rm --force: %d\n%s", code, stderr)
+	}
+	if secrets, _ := fx.cluster.Secrets(context.Background(), ""); len(secrets) != 0 {
+		t.Fatalf("secrets left: %v", secrets)
+	}
+}
+
+func TestAppNewWithSecrets(t *testing.T) {
+	fx := newFixture(t)
+	repo := filepath.Join(fx.dir, "recipes", "web")
+	write(t, filepath.Join(repo, "compose.yml"), webCompose+"    secrets: [pw]\nsecrets:\n  pw:\n    external: true\n    name: ${STACK_NAME}_pw_${SECRET_PW_VERSION}\n")
+	write(t, filepath.Join(repo, ".env.sample"), "TYPE=web\nDOMAIN=web.example.com\nSECRET_PW_VERSION=v1 # length=20\n")
+	git(t, repo, "commit", "-qam", "secret")
+	git(t, repo, "tag", "-f", "-a", "1.0.0+1.25", "-m", "1.0.0+1.25")
+	code, stdout, stderr := fx.run(t, "app", "new", "web", "--server", "default", "--domain", "new.example.org", "--secrets", "-n")
+	if code != ExitOK || !strings.Contains(stdout, "pw") {
+		t.Fatalf("app new --secrets: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if ids, _ := fx.cluster.SecretIDs(context.Background(), []string{"new_example_org_pw_v1"}); len(ids) != 1 {
+		t.Fatal("secret not created")
+	}
+}

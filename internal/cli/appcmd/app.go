@@ -38,6 +38,7 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newRunCmd(f),
 		newCmdCmd(f),
 		newCpCmd(f),
+		newSecretCmd(f),
 	)
 	return cmd
 }

@@ -21,6 +21,7 @@ type newOptions struct {
 	server  string
 	domain  string
 	chaos   bool
+	secrets bool
 }
 
 func newNewCmd(f *command.Factory, runF func(context.Context, *newOptions) error) *cobra.Command {
@@ -49,6 +50,7 @@ $ABRA_DIR/servers/<server>/<domain>.env with DOMAIN and TYPE set. Edit it with
 	cmd.Flags().StringVarP(&o.server, "server", "s", "", "server to deploy the app to")
 	cmd.Flags().StringVarP(&o.domain, "domain", "D", "", "domain name of the app")
 	cmd.Flags().BoolVarP(&o.chaos, "chaos", "C", false, "use the recipe's work tree instead of a release")
+	cmd.Flags().BoolVarP(&o.secrets, "secrets", "S", false, "also generate the app's secrets (values are printed once)")
 	return cmd
 }
 
@@ -94,5 +96,8 @@ func runNew(ctx context.Context, o *newOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.f.IO.Err, "app %s created: %s\nnext: 'abra app config %s' to edit, 'abra app deploy %s' to deploy\n", a.Domain, a.Path, a.Domain, a.Domain)
+	if o.secrets {
+		return runSecretGenerate(ctx, o.f, []string{a.Domain}, true, chaos, false)
+	}
 	return nil
 }
