@@ -173,7 +173,7 @@ func Create(ctx context.Context, c swarm.Cluster, stack string, s Secret, value 
 	}
 	return c.CreateSecret(ctx, mobyswarm.SecretSpec{
 		Annotations: mobyswarm.Annotations{Name: s.DockerName, Labels: map[string]string{
-			"coop-cloud." + stack + ".secret": s.Name,
+			"coop-cloud." + stack + ".secret":  s.Name,
 			"coop-cloud." + stack + ".version": s.Version,
 		}},
 		Data: []byte(value),
