@@ -133,7 +133,7 @@ func TestAppLifecycle(t *testing.T) {
 
 	// upgrade shows the release notes in between and goes to the newest.
 	r = e.mustAbra("app", "upgrade", domain, "-n")
-	if !strings.Contains(r.stderr, "0.1.0+0.1.0 → 0.2.0+0.2.0") || !strings.Contains(r.stderr, "Serves version 0.2.0.") {
+	if !strings.Contains(r.stderr, "available: 0.2.0+0.2.0") || !strings.Contains(r.stderr, "0.1.0+0.1.0 → 0.2.0+0.2.0") || !strings.Contains(r.stderr, "Serves version 0.2.0.") {
 		t.Fatalf("upgrade output lacks the plan or the release notes: %s", r)
 	}
 	if body, err := httpGet(t, "http://127.0.0.1:"+port+"/version", 10*time.Second); err != nil || strings.TrimSpace(body) != "0.2.0" {

@@ -116,6 +116,11 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 	src.Close()
 
 	w := o.f.IO.Err
+	tags := make([]string, len(cands))
+	for i, c := range cands {
+		tags[i] = c.Tag
+	}
+	fmt.Fprintf(w, "%s: deployed %s; available: %s\n", a.Domain, current, strings.Join(tags, ", "))
 	fmt.Fprintf(w, "%s %s: %s → %s\n", verb, a.Domain, current, target.Tag)
 	for _, n := range notes {
 		fmt.Fprintf(w, "\nrelease notes of %s:\n  %s\n", n.Version, strings.ReplaceAll(n.Text, "\n", "\n  "))
