@@ -112,6 +112,19 @@ func TestAppLifecycle(t *testing.T) {
 		t.Fatalf("env file after deploy:\n%s", env)
 	}
 
+	// --dry-run against the real daemon: nothing for the running version, the
+	// image and label for another; and nothing changes.
+	if r := e.mustAbra("app", "deploy", domain, "--dry-run", "--force", "-n"); r.stdout != "no changes\n" {
+		t.Fatalf("dry run of the running version: %q", r.stdout)
+	}
+	if r := e.mustAbra("app", "deploy", domain, "0.1.0+0.1.0", "--dry-run", "-n"); !strings.Contains(r.stdout, "~ service app") ||
+		!strings.Contains(r.stdout, `TaskTemplate.ContainerSpec.Image: "abra-demo/web:0.2.0" → "abra-demo/web:0.1.0"`) {
+		t.Fatalf("dry run of another version: %s", r.stdout)
+	}
+	if got := serviceLabel(t, stack+"_app", "coop-cloud."+stack+".version"); got != "0.2.0+0.2.0" {
+		t.Fatalf("a dry run changed the service: version label %q", got)
+	}
+
 	// the same version again is refused without --force.
 	r = e.abra("app", "deploy", domain, "-n")
 	if r.code == 0 || !strings.Contains(r.stderr, "already deployed") || !strings.Contains(r.stderr, "--force") {
