@@ -516,3 +516,29 @@ func TestAppNewWithSecrets(t *testing.T) {
 		t.Fatal("secret not created")
 	}
 }
+
+func TestRecipeNewPassesLint(t *testing.T) {
+	fx := newFixture(t)
+	if code, _, stderr := fx.run(t, "recipe", "new", "myapp"); code != ExitOK {
+		t.Fatalf("recipe new: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := fx.run(t, "recipe", "lint", "myapp", "--json")
+	if code != ExitOK {
+		t.Fatalf("lint of a new recipe: exit %d\n%s%s", code, stdout, stderr)
+	}
+	var findings []map[string]string
+	if err := json.Unmarshal([]byte(stdout), &findings); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range findings {
+		if f["severity"] == "critical" && f["status"] == "fail" {
+			t.Errorf("critical rule fails on the template: %v", f)
+		}
+	}
+	if code, _, stderr := fx.run(t, "recipe", "new", "myapp"); code == ExitOK || !strings.Contains(stderr, "already exists") {
+		t.Fatalf("recipe new over an existing recipe: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := fx.run(t, "recipe", "new", "My App"); code == ExitOK || !strings.Contains(stderr, "invalid recipe name") {
+		t.Fatalf("recipe new with a bad name: exit %d\n%s", code, stderr)
+	}
+}

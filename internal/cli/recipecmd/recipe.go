@@ -16,6 +16,7 @@ func NewCmd(f *command.Factory) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newFetchCmd(f, nil),
+		newNewCmd(f),
 		newVersionsCmd(f, nil),
 		newLintCmd(f, nil),
 	)
