@@ -15,6 +15,8 @@ require (
 
 require github.com/sethvargo/go-diceware v0.6.0
 
+require github.com/google/go-containerregistry v0.22.1 // indirect
+
 require (
 	dario.cat/mergo v1.0.2 // indirect
 	github.com/Azure/go-ansiterm v0.0.0-20261006220739-8c912ac31dd4 // indirect
