@@ -23,13 +23,23 @@ func (r *Repo) Images(rev string) ([]ServiceImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: compose.yml: %w", rev, err)
 	}
+	out, err := ComposeImages(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rev, err)
+	}
+	return out, nil
+}
+
+// ComposeImages lists the services of a compose file and their images, as
+// written (variables are not interpolated).
+func ComposeImages(data []byte) ([]ServiceImage, error) {
 	var doc struct {
 		Services map[string]struct {
 			Image string `yaml:"image"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: compose.yml: %w", rev, err)
+		return nil, fmt.Errorf("compose.yml: %w", err)
 	}
 	var out []ServiceImage
 	for _, name := range slices.Sorted(maps.Keys(doc.Services)) {
