@@ -13,6 +13,7 @@ go vet ./...
 
 echo "== docker, sshd" >&2
 ./scripts/docker-up.sh
+./scripts/registry-up.sh # images pushed by the tests of recipe upgrade and the catalogue
 # End-to-end tests start their own sshd (on a loopback port), a second Docker
 # server in a network namespace (scripts/testnode.sh) and build a busybox image:
 # make sure the packages are there.
