@@ -10,14 +10,14 @@ import (
 // (`# Name`), the description (the `> …` quote under it) and the metadata
 // block between `<!-- metadata -->` and `<!-- endmetadata -->`:
 //
-//	* **Category**: Apps
-//	* **Status**: 3, stable
-//	* **Image**: [`wordpress`](https://hub.docker.com/_/wordpress), 4, upstream
-//	* **Healthcheck**: Yes
-//	* **Backups**: Yes
-//	* **Email**: 3
-//	* **Tests**: 2
-//	* **SSO**: No
+//   - **Category**: Apps
+//   - **Status**: 3, stable
+//   - **Image**: [`wordpress`](https://hub.docker.com/_/wordpress), 4, upstream
+//   - **Healthcheck**: Yes
+//   - **Backups**: Yes
+//   - **Email**: 3
+//   - **Tests**: 2
+//   - **SSO**: No
 //
 // Two lines abra does not read are accepted as well: `* **Website**: <url>`
 // and `* **Icon**: <url>`, since there is no forge API to ask for them.
