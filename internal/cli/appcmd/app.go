@@ -39,6 +39,8 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newCmdCmd(f),
 		newCpCmd(f),
 		newSecretCmd(f),
+		newBackupCmd(f),
+		newRestoreCmd(f, nil),
 	)
 	return cmd
 }

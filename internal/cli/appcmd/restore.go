@@ -1,0 +1,96 @@
+package appcmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"coopcloud.tech/abra/internal/app"
+	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/ui"
+)
+
+type restoreOptions struct {
+	f      *command.Factory
+	domain string
+	opts   app.RestoreOptions
+	force  bool
+	json   bool
+}
+
+func newRestoreCmd(f *command.Factory, runF func(context.Context, *restoreOptions) error) *cobra.Command {
+	o := &restoreOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "restore <domain> [service]",
+		Short: "Restore the app's data from a snapshot, after a safety snapshot of the current data",
+		Long: `Restore the app (or one service) from a snapshot, the latest unless --snapshot.
+
+The backup service first takes a safety snapshot of the current data, then stops
+the services, restores their volumes, runs the restore hooks
+("backupbot.restore.pre-hook" / "post-hook"), starts them again and waits until
+they are healthy. abra prints the command that goes back to the safety snapshot.
+You are asked first unless -n/--no-input or --force.`,
+		Example: "  abra app restore blog.example.org\n  abra app restore blog.example.org db --snapshot 1a2b3c4d",
+		Args:    command.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.domain = args[0]
+			if len(args) == 2 {
+				o.opts.Service = args[1]
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runRestore(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().StringVarP(&o.opts.Snapshot, "snapshot", "s", "", "snapshot ID (default: the app's latest)")
+	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "restore without asking")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON, and the backup service's events as JSON Lines on stderr")
+	return cmd
+}
+
+func runRestore(ctx context.Context, o *restoreOptions) error {
+	a, b, p, err := backupsFor(ctx, o.f, o.domain, o.json)
+	if err != nil {
+		return err
+	}
+	if !o.force && !o.f.NoInput {
+		what, snap := "all services", "the latest snapshot"
+		if o.opts.Service != "" {
+			what = "service " + o.opts.Service
+		}
+		if o.opts.Snapshot != "" {
+			snap = "snapshot " + o.opts.Snapshot
+		}
+		ok, err := o.f.Confirm(fmt.Sprintf("restore %s of %s from %s (the current data is kept in a safety snapshot)", what, a.Domain, snap), "--force")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("restore cancelled")
+		}
+	}
+	res, err := b.Restore(ctx, a, o.opts)
+	p.done()
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return ui.JSON(o.f.IO, res)
+	}
+	w := o.f.IO.Err
+	fmt.Fprintf(w, "%s: restored %s from snapshot %s\n", a.Domain, joinOrDash(res.Services), res.SnapshotID)
+	if res.SafetySnapshotID != "" {
+		fmt.Fprintf(w, "the data from before is in safety snapshot %s; to go back:\n  abra app restore %s%s --snapshot %s\n",
+			res.SafetySnapshotID, a.Domain, prefixed(" ", o.opts.Service), res.SafetySnapshotID)
+	}
+	return nil
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
