@@ -15,7 +15,11 @@ require (
 
 require github.com/sethvargo/go-diceware v0.6.0
 
-require github.com/google/go-containerregistry v0.22.1 // indirect
+require (
+	github.com/google/go-containerregistry v0.22.1 // indirect
+	github.com/klauspost/compress v1.19.2 // indirect
+	golang.org/x/sync v0.23.0 // indirect
+)
 
 require (
 	dario.cat/mergo v1.0.2 // indirect
