@@ -117,6 +117,24 @@ func (l Local) Sync(ctx context.Context) error {
 	return &RemoteError{URL: where, Op: "fetch", Err: err}
 }
 
+// Refresh syncs the local copy unless offline. When the sync fails but a
+// local recipes.json exists, the failure comes back as warning and the
+// copy is to be used as it is; without one it is the error, with a hint.
+func (l Local) Refresh(ctx context.Context, offline bool) (warning, err error) {
+	if offline {
+		return nil, nil
+	}
+	serr := l.Sync(ctx)
+	if serr == nil {
+		return nil, nil
+	}
+	if _, err := os.Stat(l.Path()); err == nil {
+		return serr, nil
+	}
+	return nil, hint.With(fmt.Errorf("no local recipe catalogue: %w", serr),
+		"check $ABRA_CATALOGUE_URL (now "+redact(l.URL)+") and the network, or build one with 'abra catalogue generate <recipe>'")
+}
+
 func (l Local) originURL(r *git.Repository) string {
 	if rem, err := r.Remote(git.DefaultRemoteName); err == nil && len(rem.Config().URLs) > 0 {
 		return redact(rem.Config().URLs[0])

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/cli/appcmd"
+	"coopcloud.tech/abra/internal/cli/cataloguecmd"
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/cli/recipecmd"
 	"coopcloud.tech/abra/internal/cli/servercmd"
@@ -65,6 +66,7 @@ func NewRootCmd(f *command.Factory) *cobra.Command {
 		appcmd.NewCmd(f),
 		servercmd.NewCmd(f),
 		recipecmd.NewCmd(f),
+		cataloguecmd.NewCmd(f),
 	)
 	return root
 }

@@ -19,6 +19,7 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newNewCmd(f),
 		newVersionsCmd(f, nil),
 		newLintCmd(f, nil),
+		newListCmd(f, nil),
 	)
 	return cmd
 }
