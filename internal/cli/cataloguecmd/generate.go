@@ -84,10 +84,10 @@ func runGenerate(ctx context.Context, o *generateOptions) error {
 	errw := o.f.IO.Err
 	cfg := catalogue.ConfigFromEnv(o.getenv)
 	local := catalogue.Local{Dir: filepath.Join(o.f.AbraDir, "catalogue"), URL: cfg.URL}
-	if warn, err := local.Refresh(ctx, o.f.Offline); err != nil || warn != nil {
-		if warn == nil {
-			warn = err
-		}
+	switch warn, err := local.Refresh(ctx, o.f.Offline); {
+	case err != nil:
+		fmt.Fprintf(errw, "warning: %v; starting from an empty catalogue\n", err)
+	case warn != nil:
 		fmt.Fprintf(errw, "warning: catalogue: %v; going on with the local copy\n", warn)
 	}
 	if err := local.Init(); err != nil {
