@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Build the backup service's image without a registry or a Dockerfile: the static
+# backupbot binary, a static restic (pinned) and CA certificates in a scratch
+# image, made with `docker import`.
+#
+#   build-backupbot-image.sh [--tag IMAGE:TAG] [--version V]
+#
+#   --tag IMAGE:TAG   image reference (default abra-backupbot:dev)
+#   --version V       version baked into the binary and the image label (default dev)
+#
+# restic is built once from the Go module proxy (CGO_ENABLED=0) and cached under
+# ~/.cache/abra-build/ (ABRA_BUILD_CACHE overrides), so reruns are fast.
+# Prints the image reference on stdout; progress goes to stderr. Idempotent: an
+# image with the same tag, binaries and config is kept as it is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$PATH
+
+usage() { sed -n '/^#   build-backupbot-image.sh/,/^# Prints/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+die() { echo "build-backupbot-image: $*" >&2; exit 2; }
+
+restic_version=v0.18.1
+version=dev
+tag=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --tag) [ $# -ge 2 ] && [ -n "$2" ] || die "--tag needs a value"; tag=$2; shift 2 ;;
+    --tag=*) tag=${1#*=}; shift ;;
+    --version) [ $# -ge 2 ] && [ -n "$2" ] || die "--version needs a value"; version=$2; shift 2 ;;
+    --version=*) version=${1#*=}; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+tag=${tag:-abra-backupbot:$version}
+docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
+label_key=tech.coopcloud.abra.backupbot.build
+
+cache=${ABRA_BUILD_CACHE:-$HOME/.cache/abra-build}
+restic_bin=$cache/restic-$restic_version
+if [ ! -x "$restic_bin" ]; then
+  echo "build-backupbot-image: building restic $restic_version from the Go module proxy (once; cached in $cache)" >&2
+  src=$cache/restic-$restic_version-src
+  mkdir -p "$src"
+  (
+    cd "$src"
+    [ -f go.mod ] || go mod init x >/dev/null 2>&1
+    go get "github.com/restic/restic/cmd/restic@$restic_version" >&2
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$restic_bin.tmp" github.com/restic/restic/cmd/restic
+  )
+  mv "$restic_bin.tmp" "$restic_bin"
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir -p "$root/usr/bin" "$root/etc/ssl/certs" "$root/tmp" "$root/root/.cache" "$root/backups"
+chmod 1777 "$root/tmp"
+echo "build-backupbot-image: go build ./cmd/backupbot (version $version)" >&2
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$root/backupbot" ./cmd/backupbot
+cp "$restic_bin" "$root/usr/bin/restic"
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+fi
+
+changes=(
+  'ENTRYPOINT ["/backupbot"]'
+  'CMD ["daemon"]'
+  'ENV PATH=/usr/bin'
+  'ENV HOME=/root'
+  'ENV TMPDIR=/tmp'
+  'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt'
+  "LABEL org.opencontainers.image.version=$version"
+  "LABEL tech.coopcloud.abra.backupbot.restic=$restic_version"
+)
+# The build key covers the binaries and the image config, so a change to either rebuilds.
+build=$({ cat "$root/backupbot" "$root/usr/bin/restic" | sha256sum; printf '%s\n' "${changes[@]}"; } | sha256sum | cut -c1-64)
+changes+=("LABEL $label_key=$build")
+
+old_id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+if [ -n "$old_id" ] &&
+  [ "$(docker image inspect --format "{{index .Config.Labels \"$label_key\"}}" "$tag")" = "$build" ]; then
+  echo "build-backupbot-image: $tag is up to date" >&2
+  echo "$tag"
+  exit 0
+fi
+
+echo "build-backupbot-image: docker import $tag" >&2
+args=()
+for c in "${changes[@]}"; do args+=(--change "$c"); done
+tar -C "$root" --owner=0 --group=0 -c . | docker import "${args[@]}" - "$tag" >/dev/null
+
+# The previous image of this tag is now untagged; drop it unless something uses it.
+new_id=$(docker image inspect --format '{{.Id}}' "$tag")
+if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
+  docker image rm "$old_id" >/dev/null 2>&1 || true
+fi
+echo "$tag"
