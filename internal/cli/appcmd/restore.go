@@ -3,11 +3,13 @@ package appcmd
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/ui"
 )
 
@@ -79,13 +81,18 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 	if o.json {
 		return ui.JSON(o.f.IO, res)
 	}
-	w := o.f.IO.Err
+	printRestored(o.f, a, o.opts.Service, res)
+	return nil
+}
+
+// printRestored says what was restored and how to go back.
+func printRestored(f *command.Factory, a *app.App, service string, res app.RestoreResult) {
+	w := f.IO.Err
 	fmt.Fprintf(w, "%s: restored %s from snapshot %s\n", a.Domain, joinOrDash(res.Services), res.SnapshotID)
 	if res.SafetySnapshotID != "" {
 		fmt.Fprintf(w, "the data from before is in safety snapshot %s; to go back:\n  abra app restore %s%s --snapshot %s\n",
-			res.SafetySnapshotID, a.Domain, prefixed(" ", o.opts.Service), res.SafetySnapshotID)
+			res.SafetySnapshotID, a.Domain, prefixed(" ", service), res.SafetySnapshotID)
 	}
-	return nil
 }
 
 func prefixed(prefix, s string) string {
@@ -93,4 +100,53 @@ func prefixed(prefix, s string) string {
 		return ""
 	}
 	return prefix + s
+}
+
+// offerPreUpgradeRestore runs after a rollback to version target: when a
+// snapshot taken before an upgrade exists, it offers to restore it (prompt),
+// or prints the command with -n or without a terminal. Problems only warn:
+// the rollback itself is done.
+func offerPreUpgradeRestore(ctx context.Context, f *command.Factory, c swarm.Cluster, a *app.App, target string) {
+	w := f.IO.Err
+	if enabled, err := app.BackupServices(ctx, c, a); err != nil || len(enabled) == 0 {
+		return
+	}
+	b := &app.Backups{Cluster: c}
+	snaps, err := b.List(ctx, a)
+	if err != nil {
+		fmt.Fprintf(w, "warning: could not look for the backup taken before the upgrade: %v\n", err)
+		return
+	}
+	snap, ok := app.Latest(snaps, app.PreUpgradeTags(target)...)
+	if !ok {
+		if snap, ok = app.Latest(snaps, app.PreUpgradeTags(target)[0]); !ok {
+			return
+		}
+	}
+	from := "an upgrade"
+	for _, t := range snap.Tags {
+		if v, ok := strings.CutPrefix(t, "from:"); ok {
+			from = "the upgrade from " + v
+		}
+	}
+	fmt.Fprintf(w, "\nsnapshot %s was taken before %s (%s); the data may have changed since.\n", snap.ShortID, from, snap.Time.Local().Format("2006-01-02 15:04:05"))
+	cmd := "abra app restore " + a.Domain + " --snapshot " + snap.ShortID
+	if f.NoInput || !f.IO.Interactive() {
+		fmt.Fprintf(w, "to restore it:\n  %s\n", cmd)
+		return
+	}
+	yes, err := f.Confirm("restore it now (the current data is kept in a safety snapshot)", "-n")
+	if err != nil || !yes {
+		fmt.Fprintf(w, "not restored; to restore it later:\n  %s\n", cmd)
+		return
+	}
+	p := newBackupProgress(f, false)
+	b.Observer = p
+	res, err := b.Restore(ctx, a, app.RestoreOptions{Snapshot: snap.ID})
+	p.done()
+	if err != nil {
+		fmt.Fprintf(w, "warning: %v\n", err)
+		return
+	}
+	printRestored(f, a, "", res)
 }

@@ -18,6 +18,8 @@ type upgradeOptions struct {
 	dir    app.Direction
 	domain string
 	opts   app.DeployOptions
+	// noBackup skips the backup an upgrade takes first when backups are enabled.
+	noBackup bool
 }
 
 func newUpgradeCmd(f *command.Factory, runF func(context.Context, *upgradeOptions) error) *cobra.Command {
@@ -63,6 +65,12 @@ version does not converge, the previous one is put back.`,
 	cmd.Flags().BoolVarP(&o.opts.NoDomainChecks, "no-domain-checks", "D", false, "do not check that the domain points at the server")
 	cmd.Flags().BoolVarP(&o.opts.NoConvergeChecks, "no-converge-checks", "c", false, "do not wait for the services to converge")
 	cmd.Flags().BoolVar(&o.opts.DryRun, "dry-run", false, "print what would change and change nothing")
+	if dir == app.Up {
+		cmd.Long += "\n\nWhen a service of the app has backups enabled (backupbot.backup=true), a backup\ntagged pre-upgrade is taken first; if it fails, nothing changes."
+		cmd.Flags().BoolVar(&o.noBackup, "no-backup", false, "do not take a backup first")
+	} else {
+		cmd.Long += "\n\nAfterwards abra offers to restore the backup taken before the last upgrade\n(with -n it prints the command instead)."
+	}
 	return cmd
 }
 
@@ -132,6 +140,15 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 		}
 		fmt.Fprintf(w, "\n%sWARNING: the recipe's major version changes (%s → %s): read the release notes, this may need manual steps%s\n", red, current, target.Tag, reset)
 	}
+	backupFirst := false
+	if o.dir == app.Up && !o.noBackup {
+		if backupFirst, err = app.NeedsPreUpgradeBackup(ctx, c, a); err != nil {
+			return err
+		}
+		if backupFirst {
+			fmt.Fprintf(w, "\na backup (tags %s) is taken first; --no-backup skips it\n", strings.Join(app.PreUpgradeTags(current), ", "))
+		}
+	}
 	if !o.f.NoInput && !o.opts.DryRun {
 		ok, err := o.f.Confirm(fmt.Sprintf("%s %s to %s", verb, a.Domain, target.Tag), "-n/--no-input")
 		if err != nil {
@@ -143,7 +160,13 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 	}
 	opts := o.opts
 	opts.Version, opts.Force, opts.Upgrade = target.Tag, true, o.dir == app.Up
-	d := &app.Deployer{Store: o.f.Store(), Cluster: c, Observer: &ui.Steps{W: w, Color: o.f.IO.Color()}}
+	obs := &ui.Steps{W: w, Color: o.f.IO.Color()}
+	if backupFirst && !opts.DryRun {
+		if err := preUpgradeBackup(ctx, o.f, c, a, current, obs); err != nil {
+			return err
+		}
+	}
+	d := &app.Deployer{Store: o.f.Store(), Cluster: c, Observer: obs}
 	res, err := d.Deploy(ctx, a, opts)
 	if err != nil {
 		return err
@@ -152,5 +175,8 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 		return printPlan(o.f, res.Plan, false)
 	}
 	fmt.Fprintf(w, "%s: %s to %s done\n", a.Domain, verb, target.Tag)
+	if o.dir == app.Down {
+		offerPreUpgradeRestore(ctx, o.f, c, a, target.Tag)
+	}
 	return nil
 }
