@@ -65,27 +65,34 @@ func ComposeImageLines(dir string) ([]ImageLine, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, svc := range doc.services() {
-			img := mapValue(svc.node, "image")
-			if img == nil || img.Kind != yaml.ScalarNode {
-				continue
-			}
-			il := ImageLine{File: f, Service: svc.name, Line: img.Line, Ref: img.Value}
-			il.Image, il.Tag = SplitImage(img.Value)
-			switch {
-			case strings.Contains(img.Value, "$"):
-				il.Skip = "interpolated from the environment"
-			case strings.Contains(img.Value, "@"):
-				il.Skip = "pinned by digest"
-			case il.Tag == "":
-				il.Skip = "no tag"
-			case !doc.editable(img):
-				il.Skip = "not a one-line value"
-			}
-			out = append(out, il)
-		}
+		out = append(out, doc.imageLines(f)...)
 	}
 	return out, nil
+}
+
+// imageLines lists the services' image lines of one compose file.
+func (d *composeText) imageLines(file string) []ImageLine {
+	var out []ImageLine
+	for _, svc := range d.services() {
+		img := mapValue(svc.node, "image")
+		if img == nil || img.Kind != yaml.ScalarNode {
+			continue
+		}
+		il := ImageLine{File: file, Service: svc.name, Line: img.Line, Ref: img.Value}
+		il.Image, il.Tag = SplitImage(img.Value)
+		switch {
+		case strings.Contains(img.Value, "$"):
+			il.Skip = "interpolated from the environment"
+		case strings.Contains(img.Value, "@"):
+			il.Skip = "pinned by digest"
+		case il.Tag == "":
+			il.Skip = "no tag"
+		case !d.editable(img):
+			il.Skip = "not a one-line value"
+		}
+		out = append(out, il)
+	}
+	return out
 }
 
 // ImageChange sets a new tag on one image line.
@@ -212,11 +219,22 @@ func loadComposeText(path string) (*composeText, error) {
 	if err != nil {
 		return nil, err
 	}
+	doc, err := parseComposeText(path, data)
+	if err != nil {
+		return nil, err
+	}
+	doc.mode = st.Mode().Perm()
+	return doc, nil
+}
+
+// parseComposeText reads compose content; path names it in errors (and is
+// where write puts it).
+func parseComposeText(path string, data []byte) (*composeText, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
-	doc := &composeText{path: path, mode: st.Mode().Perm(), lines: strings.SplitAfter(string(data), "\n")}
+	doc := &composeText{path: path, mode: 0o644, lines: strings.SplitAfter(string(data), "\n")}
 	if len(root.Content) > 0 {
 		doc.root = root.Content[0]
 	}
