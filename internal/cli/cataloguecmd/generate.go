@@ -106,7 +106,7 @@ func runGenerate(ctx context.Context, o *generateOptions) error {
 	}
 	resolver := o.resolver
 	if resolver == nil {
-		resolver = registryResolver{}
+		resolver = &registryResolver{}
 	}
 	cache := catalogue.LoadDigestCache(filepath.Join(o.f.AbraDir, "cache", "digests.json"))
 	g := catalogue.Generator{
