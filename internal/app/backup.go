@@ -128,11 +128,14 @@ type DownloadOptions struct {
 type Backups struct {
 	Cluster  swarm.Cluster
 	Observer BackupObserver // nil: events are dropped
+	// Logs receives the service's stderr (restic's own messages); nil drops
+	// it. Its end is kept either way, to explain failures.
+	Logs io.Writer
 }
 
-// FindBackupService finds the backup service on the cluster's server and a
-// running container of it on the node the cluster talks to.
-func FindBackupService(ctx context.Context, c swarm.Cluster) (BackupService, error) {
+// FindBackupService finds the backup service on the server (named in hints)
+// and a running container of it on the node the cluster talks to.
+func FindBackupService(ctx context.Context, c swarm.Cluster, server string) (BackupService, error) {
 	all, err := c.Services(ctx, "")
 	if err != nil {
 		return BackupService{}, fmt.Errorf("find backup service: %w", err)
@@ -145,8 +148,8 @@ func FindBackupService(ctx context.Context, c swarm.Cluster) (BackupService, err
 	}
 	if len(svcs) == 0 {
 		return BackupService{}, hint.With(fmt.Errorf("%w (no service has the deploy label %s=true)", ErrNoBackupService, BackupServiceLabel),
-			"deploy the backup-bot recipe on this server: 'abra app new backup-bot --server <server> --domain backups.<domain>', "+
-				"'abra app secret generate backups.<domain> --all', 'abra app deploy backups.<domain>'")
+			fmt.Sprintf("deploy the backup-bot recipe on server %s: 'abra app new backup-bot --server %s --domain <backups domain>', "+
+				"then 'abra app secret generate <backups domain> --all' and 'abra app deploy <backups domain>'", server, server))
 	}
 	var names []string
 	for _, s := range svcs {
@@ -289,9 +292,9 @@ func (b *Backups) Verify(ctx context.Context, a *App, snapshot string) (VerifyRe
 }
 
 // Download writes a tar stream of a snapshot's files to w. The service's
-// human-readable progress goes to logs.
-func (b *Backups) Download(ctx context.Context, a *App, o DownloadOptions, w, logs io.Writer) error {
-	svc, err := FindBackupService(ctx, b.Cluster)
+// human-readable progress goes to Logs.
+func (b *Backups) Download(ctx context.Context, a *App, o DownloadOptions, w io.Writer) error {
+	svc, err := FindBackupService(ctx, b.Cluster, a.Server)
 	if err != nil {
 		return wrapVerb("download backup of", a, err)
 	}
@@ -308,11 +311,7 @@ func (b *Backups) Download(ctx context.Context, a *App, o DownloadOptions, w, lo
 	for _, p := range o.IncludePaths {
 		args = append(args, "--include-path", p)
 	}
-	tail := &tailWriter{max: 4096}
-	var stderr io.Writer = tail
-	if logs != nil {
-		stderr = io.MultiWriter(logs, tail)
-	}
+	tail, stderr := b.stderr()
 	code, err := b.Cluster.Exec(ctx, svc.ContainerID, swarm.ExecOptions{Cmd: append([]string{BackupBinary, "download"}, args...), Stdout: w, Stderr: stderr})
 	if err == nil && code != 0 {
 		err = exitError(svc, code, "", tail.String())
@@ -330,7 +329,7 @@ func wrapVerb(verb string, a *App, err error) error {
 // call runs one verb with --json in the backup service's container, streams
 // its events to the observer and decodes the result event's data into out.
 func (b *Backups) call(ctx context.Context, a *App, verb string, args []string, out any) error {
-	svc, err := FindBackupService(ctx, b.Cluster)
+	svc, err := FindBackupService(ctx, b.Cluster, a.Server)
 	if err != nil {
 		return err
 	}
@@ -352,8 +351,8 @@ func (b *Backups) call(ctx context.Context, a *App, verb string, args []string, 
 			b.Observer.BackupEvent(e)
 		}
 	}}
-	tail := &tailWriter{max: 4096}
-	code, err := b.Cluster.Exec(ctx, svc.ContainerID, swarm.ExecOptions{Cmd: cmd, Stdout: lines, Stderr: tail})
+	tail, stderr := b.stderr()
+	code, err := b.Cluster.Exec(ctx, svc.ContainerID, swarm.ExecOptions{Cmd: cmd, Stdout: lines, Stderr: stderr})
 	lines.Flush()
 	if err != nil {
 		return fmt.Errorf("run %s in %s: %w", verb, svc.Name, err)
@@ -381,6 +380,16 @@ func (b *Backups) call(ctx context.Context, a *App, verb string, args []string, 
 		}
 	}
 	return nil
+}
+
+// stderr is where the service's stderr goes: Logs, and a tail kept to
+// explain failures.
+func (b *Backups) stderr() (*tailWriter, io.Writer) {
+	tail := &tailWriter{max: 4096}
+	if b.Logs == nil {
+		return tail, tail
+	}
+	return tail, io.MultiWriter(b.Logs, tail)
 }
 
 // exitError explains a non-zero exit of the backup service: its error event,
@@ -478,7 +487,7 @@ func NeedsPreUpgradeBackup(ctx context.Context, c swarm.Cluster, a *App) (bool, 
 	if err != nil || len(enabled) == 0 {
 		return false, err
 	}
-	if _, err := FindBackupService(ctx, c); err != nil {
+	if _, err := FindBackupService(ctx, c, a.Server); err != nil {
 		return true, hint.With(fmt.Errorf("upgrade %s: backups are enabled (%s has %s=true), but: %w", a.Domain, strings.Join(enabled, ", "), BackupLabel, err),
 			"deploy the backup-bot recipe on this server ('abra app new backup-bot ...'), or pass --no-backup to upgrade without a backup")
 	}

@@ -158,7 +158,7 @@ func TestBackupCreate(t *testing.T) {
 			},
 			wantErr: ErrNoBackupService,
 			errHas:  []string{BackupServiceLabel + "=true"},
-			hintHas: "abra app new backup-bot",
+			hintHas: "abra app new backup-bot --server default",
 		},
 		{
 			name: "backup service not running",
@@ -256,7 +256,7 @@ func TestBackupExecRunsInTheBackupServiceContainer(t *testing.T) {
 	if len(containers) != 1 {
 		t.Fatalf("containers = %v", containers)
 	}
-	svc, err := FindBackupService(context.Background(), c)
+	svc, err := FindBackupService(context.Background(), c, "default")
 	if err != nil || svc.ContainerID != containers[0].ID || svc.Name != "backups_example_org_app" || svc.Stack != "backups_example_org" {
 		t.Fatalf("FindBackupService = %+v, %v; want container %s", svc, err, containers[0].ID)
 	}
@@ -356,7 +356,8 @@ func TestBackupDownload(t *testing.T) {
 		return 0, nil
 	}
 	var out, logs bytes.Buffer
-	err := b.Download(ctx, testApp(t), DownloadOptions{Snapshot: "ff3", Volumes: true, Secrets: true, IncludePaths: []string{"/a", "/b"}}, &out, &logs)
+	b.Logs = &logs
+	err := b.Download(ctx, testApp(t), DownloadOptions{Snapshot: "ff3", Volumes: true, Secrets: true, IncludePaths: []string{"/a", "/b"}}, &out)
 	if err != nil || out.String() != "TAR\x00BYTES" || logs.String() != "restoring snapshot ff3\n" {
 		t.Fatalf("Download: %v, out %q, logs %q", err, out.String(), logs.String())
 	}
@@ -364,7 +365,7 @@ func TestBackupDownload(t *testing.T) {
 		t.Errorf("ran %q, want %q", strings.Join(gotCmd, " "), want)
 	}
 	c.ExecFunc = script(1, "restic: no matching ID found for prefix \"zz\"\n")
-	if err := b.Download(ctx, testApp(t), DownloadOptions{Snapshot: "zz"}, io.Discard, nil); err == nil ||
+	if err := b.Download(ctx, testApp(t), DownloadOptions{Snapshot: "zz"}, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), `download backup of app.example.org: restic: no matching ID found for prefix "zz" (exit 1)`) {
 		t.Fatalf("download failure: %v", err)
 	}

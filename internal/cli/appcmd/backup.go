@@ -45,7 +45,11 @@ func backupsFor(ctx context.Context, f *command.Factory, domain string, asJSON b
 		return nil, nil, nil, err
 	}
 	p := newBackupProgress(f, asJSON)
-	return a, &app.Backups{Cluster: c, Observer: p}, p, nil
+	b := &app.Backups{Cluster: c, Observer: p}
+	if f.Debug {
+		b.Logs = f.IO.Err
+	}
+	return a, b, p, nil
 }
 
 func newBackupProgress(f *command.Factory, asJSON bool) *backupProgress {

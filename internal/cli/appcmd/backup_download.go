@@ -60,6 +60,7 @@ func runBackupDownload(ctx context.Context, o *backupDownloadOptions) error {
 		return err
 	}
 	defer p.done()
+	b.Logs = o.f.IO.Err // the service's progress
 	opts := o.opts
 	if opts.Snapshot == "" && o.output == "" {
 		// Name the file after the snapshot, and download that very snapshot
@@ -78,7 +79,7 @@ func runBackupDownload(ctx context.Context, o *backupDownloadOptions) error {
 		}
 	}
 	if o.output == "-" {
-		return b.Download(ctx, a, opts, o.f.IO.Out, o.f.IO.Err)
+		return b.Download(ctx, a, opts, o.f.IO.Out)
 	}
 	path := o.output
 	if path == "" {
@@ -96,7 +97,7 @@ func runBackupDownload(ctx context.Context, o *backupDownloadOptions) error {
 		w = zw
 	}
 	cw := &countingWriter{w: w}
-	err = b.Download(ctx, a, opts, cw, o.f.IO.Err)
+	err = b.Download(ctx, a, opts, cw)
 	if err == nil && zw != nil {
 		err = zw.Close()
 	}
