@@ -13,35 +13,12 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"coopcloud.tech/abra/internal/registry"
 )
-
-// headResolver asks a registry for a manifest digest with a HEAD request,
-// as the CLI's resolver does: one Puller, so that each repository is
-// pinged and authenticated once, not once per tag.
-type headResolver struct{ p *remote.Puller }
-
-func newHeadResolver(b *testing.B) headResolver {
-	p, err := remote.NewPuller()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return headResolver{p}
-}
-
-func (h headResolver) Digest(ctx context.Context, ref string) (string, error) {
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return "", err
-	}
-	d, err := h.p.Head(ctx, r)
-	if err != nil {
-		return "", err
-	}
-	return d.Digest.String(), nil
-}
 
 const (
 	benchRecipes = 100
@@ -53,7 +30,7 @@ const (
 // registry served over HTTP on 127.0.0.1 that waits rtt before each answer.
 func benchWorld(b *testing.B, rtt time.Duration) []Source {
 	b.Helper()
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(rtt)
 		reg.ServeHTTP(w, r)
@@ -92,7 +69,7 @@ func benchWorld(b *testing.B, rtt time.Duration) []Source {
 	}
 	// Clone once: every run below fetches (finds nothing new), as a
 	// regeneration on a maintainer's machine does.
-	if res, err := (&Generator{Resolver: newHeadResolver(b), Concurrency: 8, Cache: LoadDigestCache(filepath.Join(b.TempDir(), "c"))}).Generate(context.Background(), sources); err != nil || len(res.Failed) > 0 || len(res.Warnings) > 0 {
+	if res, err := (&Generator{Resolver: registry.New(), Concurrency: 8, Cache: LoadDigestCache(filepath.Join(b.TempDir(), "c"))}).Generate(context.Background(), sources); err != nil || len(res.Failed) > 0 || len(res.Warnings) > 0 {
 		b.Fatalf("warm-up: %v %v %v", err, res.Failed, res.Warnings)
 	}
 	return sources
@@ -123,20 +100,20 @@ func BenchmarkCatalogueGenerate(b *testing.B) {
 				previous = res.Catalogue
 			}
 			b.Run("sequential", func(b *testing.B) {
-				run(b, func() Generator { return Generator{Resolver: newHeadResolver(b), Concurrency: 1} })
+				run(b, func() Generator { return Generator{Resolver: registry.New(), Concurrency: 1} })
 			})
 			b.Run("concurrent-nocache", func(b *testing.B) {
-				run(b, func() Generator { return Generator{Resolver: newHeadResolver(b), Concurrency: 8} })
+				run(b, func() Generator { return Generator{Resolver: registry.New(), Concurrency: 8} })
 			})
 			b.Run("concurrent", func(b *testing.B) {
 				run(b, func() Generator {
-					return Generator{Resolver: newHeadResolver(b), Concurrency: 8, Cache: LoadDigestCache(filepath.Join(b.TempDir(), "digests.json"))}
+					return Generator{Resolver: registry.New(), Concurrency: 8, Cache: LoadDigestCache(filepath.Join(b.TempDir(), "digests.json"))}
 				})
 			})
 			b.Run("concurrent-warm", func(b *testing.B) {
 				prev, cache := previous, LoadDigestCache(filepath.Join(b.TempDir(), "digests.json"))
 				run(b, func() Generator {
-					return Generator{Resolver: newHeadResolver(b), Concurrency: 8, Cache: cache, Previous: prev}
+					return Generator{Resolver: registry.New(), Concurrency: 8, Cache: cache, Previous: prev}
 				})
 			})
 		})

@@ -320,7 +320,11 @@ func (run *genRun) lookup(ctx context.Context, recipeName, ref string) string {
 		run.warn(recipeName, fmt.Sprintf("image %s: offline, registry %s not asked: digest unknown", ref, registryOf(ref)))
 		return UnknownDigest
 	case err != nil:
-		run.warn(recipeName, fmt.Sprintf("image %s: registry %s: %v: digest unknown", ref, registryOf(ref), err))
+		msg := err.Error()
+		if host := registryOf(ref); !strings.Contains(msg, "registry "+host) {
+			msg = "registry " + host + ": " + msg
+		}
+		run.warn(recipeName, fmt.Sprintf("image %s: %s: digest unknown", ref, msg))
 		return UnknownDigest
 	}
 	return d

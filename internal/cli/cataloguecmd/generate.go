@@ -17,6 +17,7 @@ import (
 	"coopcloud.tech/abra/internal/catalogue"
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/registry"
 )
 
 type generateOptions struct {
@@ -106,7 +107,7 @@ func runGenerate(ctx context.Context, o *generateOptions) error {
 	}
 	resolver := o.resolver
 	if resolver == nil {
-		resolver = &registryResolver{}
+		resolver = registry.New()
 	}
 	cache := catalogue.LoadDigestCache(filepath.Join(o.f.AbraDir, "cache", "digests.json"))
 	g := catalogue.Generator{
