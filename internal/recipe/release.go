@@ -1,12 +1,10 @@
 package recipe
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -293,13 +291,10 @@ func (r *Repo) tag(name, message string, now time.Time) error {
 // push runs git itself, so the maintainer's ssh config, agent and
 // credential helpers apply as with any push.
 func (r *Repo) push(ctx context.Context, origin, branch, tag string) error {
-	cmd := exec.CommandContext(ctx, "git", "push", "--porcelain", git.DefaultRemoteName,
+	err := r.git(ctx, nil, "push", "--porcelain", git.DefaultRemoteName,
 		plumbing.NewBranchReferenceName(branch).String(), plumbing.NewTagReferenceName(tag).String())
-	cmd.Dir = r.dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return hint.With(fmt.Errorf("push to origin %s: %w: %s", origin, err, strings.TrimSpace(stderr.String())),
+	if err != nil {
+		return hint.With(fmt.Errorf("push to origin %s: %w", origin, err),
 			"the release is committed and tagged locally; push later with 'git -C "+r.dir+" push origin "+branch+" "+tag+"'")
 	}
 	return nil
