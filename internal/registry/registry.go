@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -28,11 +29,16 @@ var (
 	ErrUnauthorized = errors.New("not authorised by registry")
 )
 
-// Client reads tags and digests. It holds no connection state of its own and
-// is safe for concurrent use by several goroutines.
+// Client reads tags and digests. It is safe for concurrent use by several
+// goroutines, and authenticates once per repository: use one Client for many
+// lookups.
 type Client struct {
 	keychain  authn.Keychain
 	transport http.RoundTripper
+
+	once    sync.Once
+	puller  *remote.Puller
+	initErr error
 }
 
 // Option configures a Client.
@@ -60,7 +66,11 @@ func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) 
 	if err != nil {
 		return nil, fmt.Errorf("image repository %q: %w", repository, err)
 	}
-	tags, err := remote.List(repo, c.remoteOptions(ctx)...)
+	p, err := c.pull()
+	if err != nil {
+		return nil, err
+	}
+	tags, err := p.List(ctx, repo)
 	if err != nil {
 		return nil, wrap(err, repo.RegistryStr(), "list tags of "+repository)
 	}
@@ -75,12 +85,15 @@ func (c *Client) Digest(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", ref, err)
 	}
-	opts := c.remoteOptions(ctx)
-	desc, err := remote.Head(r, opts...)
+	p, err := c.pull()
+	if err != nil {
+		return "", err
+	}
+	desc, err := p.Head(ctx, r)
 	if err != nil && ctx.Err() == nil && !isStatus(err, http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden) {
 		// Some registries answer HEAD badly (no Docker-Content-Digest);
 		// GET always carries the manifest whose digest we compute.
-		if d, gerr := remote.Get(r, opts...); gerr == nil {
+		if d, gerr := p.Get(ctx, r); gerr == nil {
 			return d.Digest.String(), nil
 		}
 	}
@@ -90,13 +103,17 @@ func (c *Client) Digest(ctx context.Context, ref string) (string, error) {
 	return desc.Digest.String(), nil
 }
 
-func (c *Client) remoteOptions(ctx context.Context) []remote.Option {
-	return []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(c.keychain),
-		remote.WithTransport(c.transport),
-		remote.WithUserAgent("abra"),
-	}
+// pull returns the Puller shared by every lookup, which keeps each
+// repository's authenticated transport.
+func (c *Client) pull() (*remote.Puller, error) {
+	c.once.Do(func() {
+		c.puller, c.initErr = remote.NewPuller(
+			remote.WithAuthFromKeychain(c.keychain),
+			remote.WithTransport(c.transport),
+			remote.WithUserAgent("abra"),
+		)
+	})
+	return c.puller, c.initErr
 }
 
 // nameOptions makes registries on the loopback interface plain http, like

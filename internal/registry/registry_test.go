@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -216,4 +217,42 @@ func (failingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, errors.New("unexpected host " + r.URL.Host)
 	}
 	return nil, errors.New("offline")
+}
+
+func TestOnePingPerRepository(t *testing.T) {
+	inner := ggcrregistry.New()
+	var mu sync.Mutex
+	pings := 0
+	host := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			mu.Lock()
+			pings++
+			mu.Unlock()
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	for _, tag := range []string{"1", "2", "3", "4", "5"} {
+		push(t, host+"/e2e/app:"+tag, randomImage(t))
+	}
+	mu.Lock()
+	pings = 0
+	mu.Unlock()
+	c := New(WithKeychain(authn.NewMultiKeychain()))
+	var wg sync.WaitGroup
+	for _, tag := range []string{"1", "2", "3", "4", "5"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Digest(context.Background(), host+"/e2e/app:"+tag); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := c.Tags(context.Background(), host+"/e2e/app"); err != nil {
+		t.Fatal(err)
+	}
+	if pings != 1 {
+		t.Errorf("%d pings for 5 digests and a tag list of one repository, want 1", pings)
+	}
 }
