@@ -12,8 +12,8 @@ import (
 	"sort"
 	"strings"
 
-	mobyswarm "github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/mount"
+	mobyswarm "github.com/moby/moby/api/types/swarm"
 
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/swarm"

@@ -154,7 +154,9 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 
 func volumeDir(root string, v Volume) string { return root + "/" + v.Source }
 
-func isUnder(p, dir string) bool { return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/") }
+func isUnder(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
 
 // scale sets the replicated services to 0 (down) or back to the replicas
 // recorded when scaling down. Global services cannot be scaled: a warning says so.
