@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,18 +26,29 @@ type fetchOptions struct {
 	f    *command.Factory
 	name string
 	url  string
+	all  bool
 }
 
 func newFetchCmd(f *command.Factory, runF func(context.Context, *fetchOptions) error) *cobra.Command {
 	o := &fetchOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "fetch <recipe|git-url> [--url <git-url>]",
+		Use:   "fetch <recipe|git-url> [--url <git-url>] | fetch --all",
 		Short: "Clone a recipe into $ABRA_DIR/recipes, or fetch its new versions",
 		Example: "  abra recipe fetch wordpress\n" +
 			"  abra recipe fetch demo --url /srv/git/demo.git\n" +
-			"  abra recipe fetch https://git.example.org/me/myapp.git",
-		Args: command.ExactArgs(1),
+			"  abra recipe fetch https://git.example.org/me/myapp.git\n" +
+			"  abra recipe fetch --all",
+		Args: command.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.all != (len(args) == 0) {
+				return command.Usagef("recipe fetch: name one recipe, or pass --all (see '%s --help')", cmd.CommandPath())
+			}
+			if o.all && runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			if o.all {
+				return runFetchAll(cmd.Context(), o)
+			}
 			o.name = args[0]
 			if strings.Contains(o.name, "/") || strings.Contains(o.name, ":") {
 				o.url = o.name
@@ -47,6 +61,7 @@ func newFetchCmd(f *command.Factory, runF func(context.Context, *fetchOptions) e
 		},
 	}
 	cmd.Flags().StringVar(&o.url, "url", "", "git URL to clone from (default: the catalogue's)")
+	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "fetch new versions of every recipe in $ABRA_DIR/recipes, "+strconv.Itoa(fetchJobs)+" at a time")
 	return cmd
 }
 
@@ -91,5 +106,40 @@ func runFetch(ctx context.Context, o *fetchOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.f.IO.Err, "recipe %s: %d versions in %s\n", o.name, len(rels), dir)
+	return nil
+}
+
+// fetchJobs is how many recipes fetch --all fetches at once.
+const fetchJobs = 4
+
+// runFetchAll fetches every recipe clone concurrently, a line per recipe;
+// some failing is a partial failure (exit 3) naming them.
+func runFetchAll(ctx context.Context, o *fetchOptions) error {
+	if o.f.Offline {
+		return hint.With(errors.New("recipe fetch --all: --offline is set"), "drop --offline to fetch")
+	}
+	res, err := recipe.FetchAll(ctx, o.f.Store().RecipesDir(), fetchJobs, func(r recipe.FetchResult) {
+		if r.Err != nil {
+			fmt.Fprintf(o.f.IO.Err, "recipe %s: %v\n", r.Name, r.Err)
+			return
+		}
+		fmt.Fprintf(o.f.IO.Err, "recipe %s: fetched (%s)\n", r.Name, r.Elapsed.Round(time.Millisecond))
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return hint.With(fmt.Errorf("recipe fetch --all: no recipes in %s", o.f.Store().RecipesDir()), "fetch one with 'abra recipe fetch <recipe>'")
+	}
+	if err != nil {
+		return fmt.Errorf("recipe fetch --all: %w", err)
+	}
+	var failed []string
+	for _, r := range res {
+		if r.Err != nil {
+			failed = append(failed, r.Name)
+		}
+	}
+	fmt.Fprintf(o.f.IO.Err, "fetched %d of %d recipes\n", len(res)-len(failed), len(res))
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: recipe fetch --all: %d of %d failed: %s", command.ErrPartial, len(failed), len(res), strings.Join(failed, ", "))
+	}
 	return nil
 }

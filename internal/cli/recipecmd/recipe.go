@@ -19,6 +19,11 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newNewCmd(f),
 		newVersionsCmd(f, nil),
 		newLintCmd(f, nil),
+		newUpgradeCmd(f, nil),
+		newSyncCmd(f, nil),
+		newReleaseCmd(f, nil),
+		newDiffCmd(f),
+		newResetCmd(f, nil),
 		newListCmd(f, nil),
 	)
 	return cmd
