@@ -72,7 +72,7 @@ func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) 
 	}
 	tags, err := p.List(ctx, repo)
 	if err != nil {
-		return nil, wrap(err, repo.RegistryStr(), "list tags of "+repository)
+		return nil, wrap(err, repo.RegistryStr(), "list tags of "+repo.RepositoryStr())
 	}
 	return tags, nil
 }
@@ -98,7 +98,7 @@ func (c *Client) Digest(ctx context.Context, ref string) (string, error) {
 		}
 	}
 	if err != nil {
-		return "", wrap(err, r.Context().RegistryStr(), "resolve "+ref)
+		return "", wrap(err, r.Context().RegistryStr(), "resolve "+strings.TrimPrefix(r.String(), r.Context().RegistryStr()+"/"))
 	}
 	return desc.Digest.String(), nil
 }
@@ -171,7 +171,7 @@ func wrap(err error, host, what string) error {
 	var ne net.Error
 	var oe *net.OpError
 	if errors.As(err, &ne) || errors.As(err, &oe) {
-		return hint.With(e, "check that "+host+" is reachable from here, or work with --offline")
+		return hint.With(e, "check that "+host+" is up and reachable from here")
 	}
 	return e
 }

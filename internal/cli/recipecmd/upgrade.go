@@ -110,8 +110,11 @@ func runUpgrade(ctx context.Context, o *upgradeOptions) error {
 	}
 	plan, err := recipe.PlanUpgrade(ctx, repo.Dir(), o.registry, recipe.UpgradeOptions{Policy: policy, AllTags: o.allTags})
 	if err != nil {
-		return hint.With(fmt.Errorf("recipe upgrade %s: %w", o.name, err),
-			"check that the registry is reachable; credentials come from 'docker login' (~/.docker/config.json)")
+		err = fmt.Errorf("recipe upgrade %s: %w", o.name, err)
+		if hint.Of(err) == "" {
+			err = hint.With(err, "check that the registry is reachable; credentials come from 'docker login' (~/.docker/config.json)")
+		}
+		return err
 	}
 	if o.json {
 		return ui.JSON(o.f.IO, plan)
