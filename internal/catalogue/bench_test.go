@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,25 +26,47 @@ const (
 	benchTags    = 5
 )
 
-// benchWorld is 100 recipe repositories × 5 tags, each version with an
-// "app" image of its own and a "db" image shared by every recipe, all in a
-// registry served over HTTP on 127.0.0.1 that waits rtt before each answer.
-func benchWorld(b *testing.B, rtt time.Duration) []Source {
-	b.Helper()
-	reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(rtt)
-		reg.ServeHTTP(w, r)
-	}))
-	b.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+// benchRegistry is where the benchmark's images live.
+type benchRegistry struct {
+	name string
+	rtt  time.Duration // added before each answer of the in-memory registry
+	host string        // a running registry ("127.0.0.1:5000"); "" starts an in-memory one
+}
 
+// benchRegistries are go-containerregistry's in-memory registry served on
+// the loopback, as is and 5 ms away, and the registry named by
+// $ABRA_BENCH_REGISTRY (scripts/registry-up.sh serves Debian's
+// docker-registry on 127.0.0.1:5000) when it is set.
+func benchRegistries() []benchRegistry {
+	regs := []benchRegistry{{name: "memory"}, {name: "memory-rtt=5ms", rtt: 5 * time.Millisecond}}
+	if h := os.Getenv("ABRA_BENCH_REGISTRY"); h != "" {
+		regs = append(regs, benchRegistry{name: "docker-registry", host: h})
+	}
+	return regs
+}
+
+// benchWorld is 100 recipe repositories × 5 tags, each version with an
+// "app" image of its own and a "db" image shared by every recipe, all in
+// the registry.
+func benchWorld(b *testing.B, br benchRegistry) []Source {
+	b.Helper()
+	host := br.host
+	if host == "" {
+		reg := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(br.rtt)
+			reg.ServeHTTP(w, r)
+		}))
+		b.Cleanup(srv.Close)
+		host = strings.TrimPrefix(srv.URL, "http://")
+	}
+
+	img, err := random.Image(64, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
 	push := func(ref string) {
-		img, err := random.Image(64, 1)
-		if err != nil {
-			b.Fatal(err)
-		}
-		r, err := name.ParseReference(ref)
+		r, err := name.ParseReference(ref, name.Insecure)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -78,12 +101,11 @@ func benchWorld(b *testing.B, rtt time.Duration) []Source {
 // BenchmarkCatalogueGenerate compares a one-at-a-time generator (one
 // recipe and one registry request at a time, no cache: every service of
 // every version asked for) with the concurrent one, cold (empty cache) and
-// warm (regenerating an existing catalogue), against a registry on the
-// loopback and one 5 ms away.
+// warm (regenerating an existing catalogue), against the benchRegistries.
 func BenchmarkCatalogueGenerate(b *testing.B) {
-	for _, rtt := range []time.Duration{0, 5 * time.Millisecond} {
-		b.Run("rtt="+rtt.String(), func(b *testing.B) {
-			sources := benchWorld(b, rtt)
+	for _, br := range benchRegistries() {
+		b.Run(br.name, func(b *testing.B) {
+			sources := benchWorld(b, br)
 			var previous Catalogue
 			// run generates b.N times with a generator made afresh for each run.
 			run := func(b *testing.B, newGen func() Generator) {
