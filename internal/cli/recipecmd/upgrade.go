@@ -60,8 +60,8 @@ changes nothing. Registry credentials come from ~/.docker/config.json
 			return runUpgrade(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().BoolVarP(&o.patch, "patch", "p", false, "pick the newest patch tag (1.2.0 → 1.2.3)")
-	cmd.Flags().BoolVarP(&o.minor, "minor", "i", false, "pick the newest minor or patch tag (1.2.0 → 1.4.1)")
+	cmd.Flags().BoolVarP(&o.patch, "patch", "z", false, "pick the newest patch tag (1.2.0 → 1.2.3)")
+	cmd.Flags().BoolVarP(&o.minor, "minor", "y", false, "pick the newest minor or patch tag (1.2.0 → 1.4.1)")
 	cmd.Flags().BoolVarP(&o.major, "major", "x", false, "pick the newest tag of the same shape (1.2.0 → 3.0.0)")
 	cmd.Flags().BoolVarP(&o.allTags, "all-tags", "a", false, "also offer tags of another shape (never picked by a policy)")
 	command.AddJSONFlag(cmd, &o.json)
