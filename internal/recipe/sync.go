@@ -95,7 +95,7 @@ func (r *Repo) ChangesSince(tag string) (Changes, error) {
 		if strings.HasPrefix(name, releaseNotesDir+"/") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(r.dir, filepath.FromSlash(name)))
+		data, err := readWorkTreeFile(filepath.Join(r.dir, filepath.FromSlash(name)))
 		if err != nil {
 			return ch, err
 		}
@@ -124,6 +124,19 @@ func (r *Repo) ChangesSince(tag string) (Changes, error) {
 	}
 	slices.Sort(ch.Files)
 	return ch, nil
+}
+
+// readWorkTreeFile reads a file as git stores it: a symlink is its target.
+func readWorkTreeFile(p string) ([]byte, error) {
+	st, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode()&fs.ModeSymlink != 0 {
+		target, err := os.Readlink(p)
+		return []byte(target), err
+	}
+	return os.ReadFile(p)
 }
 
 func isComposeFile(name string) bool {

@@ -26,6 +26,10 @@ func releasedRecipe(t *testing.T, tag string) *Repo {
 	writeFile(t, filepath.Join(dir, "compose.yml"), syncCompose, 0o644)
 	writeFile(t, filepath.Join(dir, ".env.sample"), "TYPE=app\n", 0o644)
 	writeFile(t, filepath.Join(dir, ".gitignore"), "*.log\n", 0o644)
+	// A symlink, as some recipes have: unchanged, it is no change.
+	if err := os.Symlink("compose.yml", filepath.Join(dir, "current.yml")); err != nil {
+		t.Fatal(err)
+	}
 	runGit(t, dir, "init", "-q")
 	runGit(t, dir, "add", "-A")
 	runGit(t, dir, "commit", "-q", "-m", "init")
@@ -106,7 +110,7 @@ func TestSync(t *testing.T) {
 		{
 			name: "first release", noTag: true,
 			edit: func(t *testing.T, dir string) {},
-			want: "0.1.0+1.2.0", bump: "none", files: ".env.sample .gitignore compose.yml",
+			want: "0.1.0+1.2.0", bump: "none", files: ".env.sample .gitignore compose.yml current.yml",
 		},
 	}
 	for _, tt := range tests {
