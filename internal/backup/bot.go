@@ -266,7 +266,9 @@ func (b *Bot) create(ctx context.Context, o CreateOptions) (*CreateResult, error
 	runPostHooks := func(ctx context.Context) error {
 		var errs []error
 		for _, s := range svcs {
-			if s.PostHook == "" || !preDone[s.Name] {
+			// A post-hook undoes what its pre-hook started, even a failed one;
+			// it never runs when its pre-hook was not reached.
+			if s.PostHook == "" || (s.PreHook != "" && !preDone[s.Name]) {
 				continue
 			}
 			if err := b.runHook(ctx, "post-hooks", o.App, s, "backup post-hook", s.PostHook); err != nil {
@@ -304,10 +306,10 @@ func (b *Bot) create(ctx context.Context, o CreateOptions) (*CreateResult, error
 				if err != nil {
 					return err
 				}
+				preDone[s.Name] = true
 				if err := b.runHook(ctx, "pre-hooks", o.App, s, "backup pre-hook", s.PreHook); err != nil {
 					return err
 				}
-				preDone[s.Name] = true
 				after, err := statTree(s.Paths())
 				if err != nil {
 					return err

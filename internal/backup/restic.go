@@ -195,9 +195,24 @@ func (r *Restic) Backup(ctx context.Context, o BackupOptions) (BackupSummary, er
 	var out bytes.Buffer
 	runErr := r.run(ctx, &out, args...)
 	var sum BackupSummary
-	var readErrs []string
-	found := false
-	sc := bufio.NewScanner(&out)
+	found, readErrs := scanMessages(&out, &sum)
+	var ee *ExitError
+	if errors.As(runErr, &ee) && ee.Code == resticExitIncomplete {
+		return sum, fmt.Errorf("restic could not read every file, snapshot %s is incomplete: %s", shortID(sum.SnapshotID), strings.Join(readErrs, "; "))
+	}
+	if runErr != nil {
+		return sum, runErr
+	}
+	if !found || sum.SnapshotID == "" {
+		return sum, errors.New("restic backup printed no summary with a snapshot id")
+	}
+	return sum, nil
+}
+
+// scanMessages reads restic's JSON Lines output: the summary message into
+// summary (reporting whether there was one) and the items of error messages.
+func scanMessages(out io.Reader, summary any) (found bool, errs []string) {
+	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
 	for sc.Scan() {
 		var line struct {
@@ -212,24 +227,12 @@ func (r *Restic) Backup(ctx context.Context, o BackupOptions) (BackupSummary, er
 		}
 		switch line.MessageType {
 		case "summary":
-			if err := json.Unmarshal(sc.Bytes(), &sum); err == nil {
-				found = true
-			}
+			found = found || json.Unmarshal(sc.Bytes(), summary) == nil
 		case "error":
-			readErrs = append(readErrs, strings.TrimSpace(line.Item+": "+line.Error.Message))
+			errs = append(errs, strings.TrimSpace(line.Item+": "+line.Error.Message))
 		}
 	}
-	var ee *ExitError
-	if errors.As(runErr, &ee) && ee.Code == resticExitIncomplete {
-		return sum, fmt.Errorf("restic could not read every file, snapshot %s is incomplete: %s", shortID(sum.SnapshotID), strings.Join(readErrs, "; "))
-	}
-	if runErr != nil {
-		return sum, runErr
-	}
-	if !found || sum.SnapshotID == "" {
-		return sum, errors.New("restic backup printed no summary with a snapshot id")
-	}
-	return sum, nil
+	return found, errs
 }
 
 // ResticSnapshot is a snapshot as restic lists it.
@@ -291,27 +294,7 @@ func (r *Restic) Restore(ctx context.Context, snapshot, src, target string, del 
 	var out bytes.Buffer
 	err := r.run(ctx, &out, args...)
 	var sum RestoreSummary
-	var errs []string
-	sc := bufio.NewScanner(&out)
-	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
-	for sc.Scan() {
-		var line struct {
-			MessageType string `json:"message_type"`
-			Item        string `json:"item"`
-			Error       struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) != nil {
-			continue
-		}
-		switch line.MessageType {
-		case "summary":
-			_ = json.Unmarshal(sc.Bytes(), &sum)
-		case "error":
-			errs = append(errs, strings.TrimSpace(line.Item+": "+line.Error.Message))
-		}
-	}
+	_, errs := scanMessages(&out, &sum)
 	if err != nil {
 		if len(errs) > 0 {
 			return sum, fmt.Errorf("restore %s of snapshot %s: %w (%s)", src, shortID(snapshot), err, strings.Join(errs, "; "))
