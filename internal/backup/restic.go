@@ -47,9 +47,20 @@ func stderrMessages(stderr string) string {
 		line = strings.TrimSpace(line)
 		var m struct {
 			Message string `json:"message"`
+			Item    string `json:"item"`
+			Error   struct {
+				Message string `json:"message"`
+			} `json:"error"`
 		}
 		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &m) == nil {
-			line = strings.Join(strings.Fields(m.Message), " ")
+			msg := m.Message
+			if m.Error.Message != "" {
+				msg = m.Error.Message
+				if m.Item != "" {
+					msg = m.Item + ": " + msg
+				}
+			}
+			line = strings.Join(strings.Fields(msg), " ")
 		}
 		if line != "" {
 			parts = append(parts, line)
@@ -296,10 +307,14 @@ func (r *Restic) Restore(ctx context.Context, snapshot, src, target string, del 
 	var sum RestoreSummary
 	_, errs := scanMessages(&out, &sum)
 	if err != nil {
-		if len(errs) > 0 {
-			return sum, fmt.Errorf("restore %s of snapshot %s: %w (%s)", src, shortID(snapshot), err, strings.Join(errs, "; "))
+		what := "restore snapshot " + shortID(snapshot)
+		if src != "" {
+			what = fmt.Sprintf("restore %s of snapshot %s", src, shortID(snapshot))
 		}
-		return sum, fmt.Errorf("restore %s of snapshot %s: %w", src, shortID(snapshot), err)
+		if len(errs) > 0 {
+			return sum, fmt.Errorf("%s: %w (%s)", what, err, strings.Join(errs, "; "))
+		}
+		return sum, fmt.Errorf("%s: %w", what, err)
 	}
 	return sum, nil
 }

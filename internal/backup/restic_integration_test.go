@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"os"
 	"os/exec"
@@ -243,18 +244,9 @@ func keys(m map[string]string) []string {
 	return out
 }
 
-func TestResticVerifyFailsOnCorruptedPack(t *testing.T) {
-	w := newWorld(t)
-	ctx := context.Background()
-	w.write(t, "payload.bin", strings.Repeat("abcdefgh", 100_000))
-	if _, err := w.bot.Create(ctx, CreateOptions{App: "app_example_org"}); err != nil {
-		t.Fatal(err)
-	}
-	// Flip bytes in the middle of every pack file, keeping sizes.
-	packs, _ := filepath.Glob(filepath.Join(w.repo, "data", "*", "*"))
-	if len(packs) == 0 {
-		t.Fatal("no pack files in the repository")
-	}
+// corruptPacks flips bytes in the middle of the pack files, keeping sizes.
+func corruptPacks(t *testing.T, packs []string) {
+	t.Helper()
 	for _, p := range packs {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -268,6 +260,53 @@ func TestResticVerifyFailsOnCorruptedPack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// packs lists the repository's pack files, largest first.
+func (w *world) packs(t *testing.T) []string {
+	t.Helper()
+	packs, _ := filepath.Glob(filepath.Join(w.repo, "data", "*", "*"))
+	if len(packs) == 0 {
+		t.Fatal("no pack files in the repository")
+	}
+	size := func(p string) int64 {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Size()
+	}
+	slices.SortFunc(packs, func(a, b string) int { return int(size(b) - size(a)) })
+	return packs
+}
+
+func TestResticVerifyFailsOnCorruptedPack(t *testing.T) {
+	ctx := context.Background()
+	t.Run("data pack only: the scratch restore fails", func(t *testing.T) {
+		w := newWorld(t)
+		// Random bytes do not compress: the largest pack holds them.
+		random := make([]byte, 800_000)
+		_, _ = rand.Read(random)
+		w.write(t, "payload.bin", string(random))
+		if _, err := w.bot.Create(ctx, CreateOptions{App: "app_example_org"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.bot.Verify(ctx, "app_example_org", ""); err != nil {
+			t.Fatalf("verify before the damage: %v", err)
+		}
+		corruptPacks(t, w.packs(t)[:1])
+		_, err := w.bot.Verify(ctx, "app_example_org", "")
+		if err == nil || !strings.Contains(err.Error(), "payload.bin: decrypting blob") || !strings.Contains(err.Error(), "ciphertext verification failed") {
+			t.Fatalf("Verify with a corrupted data pack = %v, want the restore to fail naming the file and the damage", err)
+		}
+		t.Logf("verify error: %v", err)
+	})
+	w := newWorld(t)
+	w.write(t, "payload.bin", strings.Repeat("abcdefgh", 100_000))
+	if _, err := w.bot.Create(ctx, CreateOptions{App: "app_example_org"}); err != nil {
+		t.Fatal(err)
+	}
+	corruptPacks(t, w.packs(t))
 	_, err := w.bot.Verify(ctx, "app_example_org", "")
 	if err == nil || !strings.Contains(err.Error(), "repository check failed") || !strings.Contains(err.Error(), "ciphertext verification failed") {
 		t.Fatalf("Verify of a corrupted repository = %v, want the check to fail naming the damage", err)
