@@ -82,6 +82,14 @@ type ServiceMeta struct {
 // service names to their ServiceMeta (Co-op Cloud's layout).
 type Versions []Version
 
+// MarshalJSON writes no versions as [], never null.
+func (vs Versions) MarshalJSON() ([]byte, error) {
+	if vs == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]Version(vs))
+}
+
 // Version is one published version of a recipe.
 type Version struct {
 	Name     string
@@ -190,12 +198,16 @@ func (c Catalogue) Encode() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Write writes the catalogue to path atomically: readers see the old file
-// or the new one, never a part.
+// Write writes the catalogue to path atomically (readers see the old file
+// or the new one, never a part), after checking it against Schema: a file
+// other abras could not read is never written.
 func (c Catalogue) Write(path string) error {
 	b, err := c.Encode()
 	if err != nil {
 		return fmt.Errorf("encode catalogue: %w", err)
+	}
+	if err := Validate(b); err != nil {
+		return err
 	}
 	return writeAtomic(path, b)
 }

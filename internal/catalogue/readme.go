@@ -124,6 +124,10 @@ func (r *README) status(value string) int {
 		return 0
 	}
 	s, _ := strconv.Atoi(n)
+	if s > 5 {
+		r.Warnings = append(r.Warnings, "status "+strconv.Quote(value)+" is not a number 1-5")
+		return 0
+	}
 	return s
 }
 

@@ -75,6 +75,7 @@ func TestParseREADMEWarnings(t *testing.T) {
 	}{
 		{"no block", "# X\n> y\n", "no <!-- metadata -->"},
 		{"status", "<!-- metadata -->\n* **Status**: great\n<!-- endmetadata -->", `status "great" is not a number`},
+		{"status out of range", "<!-- metadata -->\n* **Status**: 7\n<!-- endmetadata -->", `status "7" is not a number 1-5`},
 		{"image", "<!-- metadata -->\n* **Image**: nginx, 4\n<!-- endmetadata -->", `image line "nginx, 4"`},
 	}
 	for _, tt := range tests {
