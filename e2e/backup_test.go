@@ -192,7 +192,7 @@ func backupRoundTrip(t *testing.T, s backupServer, domain, stack string) knownDa
 
 	r := s.e.mustAbra("app", "backup", "create", domain)
 	id := strings.TrimSpace(r.stdout)
-	if id == "" || !strings.Contains(r.stderr, "snapshot "+id) {
+	if len(id) < 8 || !strings.Contains(r.stderr, "snapshot "+id[:8]) {
 		t.Fatalf("backup create must print the snapshot ID on stdout: %s", r)
 	}
 	if got := hookLog(t, s, stack); !slices.Equal(got, []string{"backup-pre", "backup-post"}) {
@@ -363,8 +363,8 @@ func TestBackupRestoreVerifyUpgrade(t *testing.T) {
 		if err := os.WriteFile(packs[0], b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if r := e.abra("app", "backup", "verify", domain); r.code == 0 {
-			t.Fatalf("verify must fail on a corrupted pack: %s", r)
+		if r := e.abra("app", "backup", "verify", domain); r.code != 1 || !strings.Contains(r.stderr, "blob.bin") || !strings.Contains(r.stderr, "failed") {
+			t.Fatalf("verify must fail on a corrupted pack, naming the damaged file: %s", r)
 		}
 	})
 }
@@ -416,4 +416,8 @@ func TestBackupRestoreOverSSH(t *testing.T) {
 	}
 	backupRoundTrip(t, s, domain, stack)
 	e.mustAbra("app", "backup", "verify", domain)
+	// The repository is the node's: its backup-bot wrote it into the node's volumes.
+	if packs := packFiles(t, s.volumeData("backups_node_localhost", "backups")); len(packs) == 0 {
+		t.Fatalf("no restic pack files in the node's backup-bot volume")
+	}
 }

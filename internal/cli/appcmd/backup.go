@@ -60,10 +60,11 @@ func newBackupProgress(f *command.Factory, asJSON bool) *backupProgress {
 // or with json the JSON Lines exactly as the service wrote them. Progress is
 // one rewritten line on a terminal, and a line every few seconds otherwise.
 type backupProgress struct {
-	w     io.Writer
-	json  bool
-	tty   bool
-	every time.Duration
+	w      io.Writer
+	json   bool
+	tty    bool
+	every  time.Duration
+	indent string // when the operation is itself a step of something larger
 
 	mu       sync.Mutex
 	open     bool // a progress line without newline is on the terminal
@@ -89,10 +90,10 @@ func (p *backupProgress) BackupEvent(e app.BackupEvent) {
 		return // the command prints the result; the error is returned and reported once
 	case "progress":
 		if p.tty {
-			fmt.Fprintf(p.w, "\r\033[K  %s", msg)
+			fmt.Fprintf(p.w, "\r\033[K%s  %s", p.indent, msg)
 			p.open = true
 		} else if time.Since(p.lastLine) >= p.every {
-			fmt.Fprintf(p.w, "  %s\n", msg)
+			fmt.Fprintf(p.w, "%s  %s\n", p.indent, msg)
 			p.lastLine = time.Now()
 		}
 		return
@@ -103,13 +104,13 @@ func (p *backupProgress) BackupEvent(e app.BackupEvent) {
 	}
 	switch e.Event {
 	case "step":
-		fmt.Fprintf(p.w, "→ %s\n", msg)
+		fmt.Fprintf(p.w, "%s→ %s\n", p.indent, msg)
 	case "hook":
-		fmt.Fprintf(p.w, "  hook %s\n", msg)
+		fmt.Fprintf(p.w, "%s  hook %s\n", p.indent, msg)
 	case "warning":
-		fmt.Fprintf(p.w, "warning: %s\n", msg)
+		fmt.Fprintf(p.w, "%swarning: %s\n", p.indent, msg)
 	default:
-		fmt.Fprintf(p.w, "  %s\n", msg)
+		fmt.Fprintf(p.w, "%s  %s\n", p.indent, msg)
 	}
 }
 
@@ -135,6 +136,14 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// shortID is the first 8 characters of a snapshot ID, as restic shows them.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }
 
 func joinOrDash(l []string) string {

@@ -64,7 +64,7 @@ func runBackupCreate(ctx context.Context, o *backupCreateOptions) error {
 	if o.json {
 		return ui.JSON(o.f.IO, res)
 	}
-	fmt.Fprintf(o.f.IO.Err, "%s: snapshot %s of %s: %d files, %s\n", a.Domain, res.SnapshotID, joinOrDash(res.Services), res.Files, humanBytes(res.Bytes))
+	fmt.Fprintf(o.f.IO.Err, "%s: snapshot %s of %s: %d files, %s\n", a.Domain, shortID(res.SnapshotID), joinOrDash(res.Services), res.Files, humanBytes(res.Bytes))
 	fmt.Fprintln(o.f.IO.Out, res.SnapshotID)
 	return nil
 }
@@ -73,12 +73,13 @@ func runBackupCreate(ctx context.Context, o *backupCreateOptions) error {
 // from version current; a failure stops the upgrade before anything changed.
 func preUpgradeBackup(ctx context.Context, f *command.Factory, c swarm.Cluster, a *app.App, current string, obs step.Observer) error {
 	p := newBackupProgress(f, false)
+	p.indent = "  "
 	b := &app.Backups{Cluster: c, Observer: p}
 	err := step.Run(ctx, obs, step.Step{Name: "back up", Run: func(ctx context.Context) error {
 		res, err := b.Create(ctx, a, app.CreateBackupOptions{Tags: app.PreUpgradeTags(current)})
 		p.done()
 		if err == nil {
-			obs.Note("back up", fmt.Sprintf("snapshot %s: %d files, %s", res.SnapshotID, res.Files, humanBytes(res.Bytes)))
+			obs.Note("back up", fmt.Sprintf("snapshot %s: %d files, %s", shortID(res.SnapshotID), res.Files, humanBytes(res.Bytes)))
 		}
 		return err
 	}})

@@ -53,6 +53,6 @@ func runBackupVerify(ctx context.Context, o *backupVerifyOptions) error {
 	if o.json {
 		return ui.JSON(o.f.IO, res)
 	}
-	fmt.Fprintf(o.f.IO.Err, "%s: snapshot %s verified: %d files, %s restored and checked\n", a.Domain, res.SnapshotID, res.Files, humanBytes(res.Bytes))
+	fmt.Fprintf(o.f.IO.Err, "%s: snapshot %s verified: %d files, %s restored and checked\n", a.Domain, shortID(res.SnapshotID), res.Files, humanBytes(res.Bytes))
 	return nil
 }

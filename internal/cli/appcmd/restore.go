@@ -88,10 +88,10 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 // printRestored says what was restored and how to go back.
 func printRestored(f *command.Factory, a *app.App, service string, res app.RestoreResult) {
 	w := f.IO.Err
-	fmt.Fprintf(w, "%s: restored %s from snapshot %s\n", a.Domain, joinOrDash(res.Services), res.SnapshotID)
+	fmt.Fprintf(w, "%s: restored %s from snapshot %s\n", a.Domain, joinOrDash(res.Services), shortID(res.SnapshotID))
 	if res.SafetySnapshotID != "" {
 		fmt.Fprintf(w, "the data from before is in safety snapshot %s; to go back:\n  abra app restore %s%s --snapshot %s\n",
-			res.SafetySnapshotID, a.Domain, prefixed(" ", service), res.SafetySnapshotID)
+			shortID(res.SafetySnapshotID), a.Domain, prefixed(" ", service), shortID(res.SafetySnapshotID))
 	}
 }
 
