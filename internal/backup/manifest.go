@@ -10,8 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -99,24 +101,44 @@ func BuildManifest(app string, paths []string, prev *Manifest, now time.Time) (*
 		names = append(names, p)
 	}
 	sort.Strings(names)
-	for _, p := range names {
+	entries := make([]ManifestEntry, len(names))
+	var todo []int
+	for i, p := range names {
 		st := stats[p]
-		e := ManifestEntry{Path: p, Size: st.Size, ModTime: st.ModTime}
+		entries[i] = ManifestEntry{Path: p, Size: st.Size, ModTime: st.ModTime}
 		if prev != nil {
 			if old, ok := prev.Lookup(p); ok && old.Size == st.Size && old.ModTime == st.ModTime && old.SHA256 != "" {
-				e.SHA256 = old.SHA256
-				m.Files = append(m.Files, e)
+				entries[i].SHA256 = old.SHA256
 				continue
 			}
 		}
-		sum, size, err := hashFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		todo = append(todo, i)
+	}
+	// Hash on every core: on a first backup hashing is a full read of the data.
+	errs := make([]error, len(entries))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), len(todo))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				entries[i].SHA256, entries[i].Size, errs[i] = hashFile(entries[i].Path)
+			}
+		}()
+	}
+	for _, i := range todo {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for i, e := range entries {
+		switch {
+		case errors.Is(errs[i], fs.ErrNotExist):
+			continue // removed since the walk
+		case errs[i] != nil:
+			return nil, errs[i]
 		}
-		if err != nil {
-			return nil, err
-		}
-		e.SHA256, e.Size = sum, size
 		m.Files = append(m.Files, e)
 	}
 	return m, nil
