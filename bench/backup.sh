@@ -5,12 +5,14 @@
 # and by `restic backup` of the same path, each to its own fresh repository,
 # both run with the same static restic in the same container. Then 1 % of the
 # files are rewritten and both back up again. Prints the times and the ratios
-# (backupbot / restic), and the daemon's idle memory (VmRSS of its process).
+# (medians of RUNS runs, default 3) and their ratios (backupbot / restic), and
+# the daemon's idle memory (VmRSS of its process).
 # Needs a dockerd in swarm mode; leaves nothing behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 SIZE_MIB=${SIZE_MIB:-1024}
+RUNS=${RUNS:-3}
 docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
 
 ./scripts/build-busybox-image.sh >/dev/null
@@ -55,7 +57,6 @@ docker service create -d -q --name "$bot" \
 until [ -n "$(running "$bot")" ]; do sleep 0.5; done
 ctr=$(running "$bot")
 until [ -f "$work/repos/bot/config" ]; do sleep 0.5; done
-docker exec -e RESTIC_REPOSITORY=/backups/plain -e RESTIC_PASSWORD=bench "$ctr" restic init -q
 
 data=/var/lib/docker/volumes/${stack}_data/_data
 echo "bench: generating $SIZE_MIB MiB in $data ($SIZE_MIB files of 1 MiB, random)" >&2
@@ -66,38 +67,58 @@ sync
 
 now() { date +%s%N; }
 ms() { echo $((($2 - $1) / 1000000)); }
-# Each timed run ends with sync: the repository is on disk, and the next run
-# does not pay for this one's writeback.
-time_bot() {
+# Each run backs up into fresh repositories (and, for backupbot, a fresh state
+# directory, so no checksum is reused from an earlier run). Each timed backup
+# ends with sync: the repository is on disk, and the next backup does not pay
+# for this one's writeback.
+time_bot() { # run
   local t0; t0=$(now)
-  docker exec "$ctr" /backupbot create --app "$stack" --json >>"$work/bot.json" || { cat "$work/bot.json" >&2; exit 1; }
+  docker exec -e RESTIC_REPOSITORY="/backups/bot$1" -e STATE_DIR="/tmp/state$1" "$ctr" \
+    /backupbot create --app "$stack" --json >>"$work/bot.json" || { cat "$work/bot.json" >&2; exit 1; }
   sync
   ms "$t0" "$(now)"
 }
-time_restic() {
+time_restic() { # run
   local t0; t0=$(now)
-  docker exec -e RESTIC_REPOSITORY=/backups/plain -e RESTIC_PASSWORD=bench "$ctr" \
+  docker exec -e RESTIC_REPOSITORY="/backups/plain$1" -e RESTIC_PASSWORD=bench "$ctr" \
     restic backup --json --host "$stack" "$data" >"$work/restic.json"
   sync
   ms "$t0" "$(now)"
 }
-
-echo "bench: first backup" >&2
-r1=$(time_restic); b1=$(time_bot)
 changed=$((SIZE_MIB / 100)); [ "$changed" -ge 1 ] || changed=1
-echo "bench: rewriting $changed of $SIZE_MIB files (1 %)" >&2
-for i in $(seq 1 "$changed"); do
-  head -c 1048576 /dev/urandom >"$data/file$((i * 97 % SIZE_MIB + 1)).bin"
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+r1s=() b1s=() r2s=() b2s=()
+for run in $(seq 1 "$RUNS"); do
+  for repo in "bot$run" "plain$run"; do
+    docker exec -e RESTIC_REPOSITORY="/backups/$repo" -e RESTIC_PASSWORD=bench "$ctr" restic init -q >/dev/null
+  done
+  # Alternate which goes first, so neither always meets a warmer cache.
+  if [ $((run % 2)) = 1 ]; then
+    r=$(time_restic "$run"); b=$(time_bot "$run")
+  else
+    b=$(time_bot "$run"); r=$(time_restic "$run")
+  fi
+  r1s+=("$r") b1s+=("$b")
+  for i in $(seq 1 "$changed"); do # 1 % of the files, different ones each run
+    head -c 1048576 /dev/urandom >"$data/file$(((i * 97 + run * 13) % SIZE_MIB + 1)).bin"
+  done
+  sync
+  if [ $((run % 2)) = 1 ]; then
+    r=$(time_restic "$run"); b=$(time_bot "$run")
+  else
+    b=$(time_bot "$run"); r=$(time_restic "$run")
+  fi
+  r2s+=("$r") b2s+=("$b")
+  echo "bench: run $run: first restic ${r1s[-1]} ms, backupbot ${b1s[-1]} ms; after 1 % change restic $r ms, backupbot $b ms" >&2
 done
-sync
-r2=$(time_restic); b2=$(time_bot)
+r1=$(median "${r1s[@]}") b1=$(median "${b1s[@]}") r2=$(median "${r2s[@]}") b2=$(median "${b2s[@]}")
 
 pid=$(docker inspect -f '{{.State.Pid}}' "$ctr")
 rss=$(awk '/^VmRSS/ {print $2, $3}' "/proc/$pid/status")
 stats=$(docker stats --no-stream --format '{{.MemUsage}}' "$ctr")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-printf '%-22s %12s %12s %8s\n' "run ($SIZE_MIB MiB)" "restic ms" "backupbot ms" "ratio"
+printf '%-22s %12s %12s %8s\n' "median of $RUNS ($SIZE_MIB MiB)" "restic ms" "backupbot ms" "ratio"
 printf '%-22s %12s %12s %8s\n' "first backup" "$r1" "$b1" "$(ratio "$b1" "$r1")"
 printf '%-22s %12s %12s %8s\n' "after a 1 % change" "$r2" "$b2" "$(ratio "$b2" "$r2")"
 echo "daemon idle memory: VmRSS $rss (container: $stats)"

@@ -294,7 +294,10 @@ func (b *Bot) create(ctx context.Context, o CreateOptions) (*CreateResult, error
 				}
 			}
 			obs.Note("read labels", fmt.Sprintf("services %s; paths %s", serviceNames(svcs), strings.Join(paths, ", ")))
-			prev = b.previousManifest(ctx, o.App)
+			// The repository's copy is only worth a restic run (which opens the
+			// repository: a key derivation) when a pre-hook's dump is to be compared.
+			hooks := slices.ContainsFunc(svcs, func(s Service) bool { return s.PreHook != "" })
+			prev = b.previousManifest(ctx, o.App, hooks && !o.Safety)
 			return nil
 		}},
 		step.Step{Name: "pre-hooks", Run: func(ctx context.Context) error {
@@ -408,13 +411,16 @@ func (b *Bot) checkDumps(s Service, before, after map[string]fileStat, prev *Man
 }
 
 // previousManifest is the app's manifest of its last backup: the local copy,
-// else the one in the latest snapshot, else nil.
-func (b *Bot) previousManifest(ctx context.Context, stack string) *Manifest {
+// else (fromRepo) the one in the latest snapshot, else nil.
+func (b *Bot) previousManifest(ctx context.Context, stack string, fromRepo bool) *Manifest {
 	if f, err := os.Open(b.ManifestPath(stack)); err == nil {
 		defer f.Close()
 		if m, err := ReadManifest(f); err == nil {
 			return m
 		}
+	}
+	if !fromRepo {
+		return nil
 	}
 	snaps, err := b.AppSnapshots(ctx, stack)
 	if err != nil || len(snaps) == 0 {

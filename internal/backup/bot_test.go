@@ -169,7 +169,7 @@ func TestCreateFailures(t *testing.T) {
 			labels: map[string]string{LabelPostHook: "post"},
 			setup:  func(r *rig) { r.exit["post"] = 1 },
 			is:     ErrHookFailed, want: `backup post-hook "post" exited 1`,
-			log: []string{"restic snapshots", "restic backup", "hook post"}},
+			log: []string{"restic backup", "hook post"}}, // no pre-hook: no previous manifest read from the repository
 		{name: "empty dump",
 			labels: map[string]string{LabelPreHook: "dump"},
 			setup:  func(r *rig) { r.dump = "" },
