@@ -234,6 +234,11 @@ type CreateResult struct {
 // its hook in, when a dump is empty or much smaller than in the previous
 // snapshot, or when restic could not read every file.
 func (b *Bot) Create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
+	unlock, err := b.lock(ctx, o.App)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if !o.Safety {
 		b.notify("start", "backup of "+o.App+" started")
 	}

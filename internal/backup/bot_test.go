@@ -450,3 +450,39 @@ func TestRunAllContinuesPastAFailingAppAndAppliesRetention(t *testing.T) {
 		t.Fatalf("last restic call = %q", forget)
 	}
 }
+
+func TestRestoreOfAFilePathRestoresJustThatFile(t *testing.T) {
+	r := newRig(t, map[string]string{LabelVolumesPrefix + "data.path": "file"})
+	ctx := context.Background()
+	if _, err := r.bot.Create(ctx, CreateOptions{App: "app_example_org"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.bot.Restore(ctx, RestoreOptions{App: "app_example_org"}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(r.data, "file")
+	want := "restore --json --retry-lock 5m0s " + r.restic.snaps[0].ID + " --target / --include " + file
+	if !slices.Contains(r.restic.calls, want) {
+		t.Fatalf("restic calls = %q, want %q", r.restic.calls, want)
+	}
+}
+
+func TestBackupsOfOneAppWaitForEachOther(t *testing.T) {
+	r := newRig(t, nil)
+	unlock, err := r.bot.lock(context.Background(), "app_example_org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := r.bot.Create(ctx, CreateOptions{App: "app_example_org"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Create while another holds the lock = %v, want it to wait until the deadline", err)
+	}
+	if !strings.Contains(r.events.String(), "waiting for another backup or restore of app_example_org") {
+		t.Fatalf("events = %s", r.events.String())
+	}
+	unlock()
+	if _, err := r.bot.Create(context.Background(), CreateOptions{App: "app_example_org"}); err != nil {
+		t.Fatalf("Create after the lock was released: %v", err)
+	}
+}

@@ -319,6 +319,36 @@ func (r *Restic) Restore(ctx context.Context, snapshot, src, target string, del 
 	return sum, nil
 }
 
+// NodeType says what path is in the snapshot: "dir", "file", … ("" when absent).
+func (r *Restic) NodeType(ctx context.Context, snapshot, path string) (string, error) {
+	var out bytes.Buffer
+	if err := r.run(ctx, &out, "ls", snapshot, path); err != nil {
+		return "", fmt.Errorf("list %s in snapshot %s: %w", path, shortID(snapshot), err)
+	}
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
+	for sc.Scan() {
+		var n struct {
+			Type       string `json:"type"`
+			Path       string `json:"path"`
+			StructType string `json:"struct_type"`
+		}
+		if json.Unmarshal(sc.Bytes(), &n) == nil && n.StructType == "node" && n.Path == path {
+			return n.Type, nil
+		}
+	}
+	return "", nil
+}
+
+// RestoreFile restores one file of the snapshot to its own path (under target "/").
+func (r *Restic) RestoreFile(ctx context.Context, snapshot, file string) error {
+	var out bytes.Buffer
+	if err := r.run(ctx, &out, "restore", snapshot, "--target", "/", "--include", file); err != nil {
+		return fmt.Errorf("restore %s of snapshot %s: %w", file, shortID(snapshot), err)
+	}
+	return nil
+}
+
 // Dump writes a file of the snapshot to w.
 func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) error {
 	if err := r.Runner.Run(ctx, w, "dump", snapshot, file); err != nil {

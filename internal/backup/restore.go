@@ -38,6 +38,11 @@ type RestoreResult struct {
 // restore post-hooks. On failure after the scale-down the services are scaled
 // back all the same; the error names the safety snapshot.
 func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, error) {
+	unlock, err := b.lock(ctx, o.App)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var svcs []Service
 	var snap Snapshot
 	var paths []string
@@ -46,7 +51,7 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 	replicas := map[string]uint64{} // swarm name → replicas before the restore
 	scaledDown := false
 
-	err := step.Run(ctx, obs,
+	err = step.Run(ctx, obs,
 		step.Step{Name: "find snapshot", Run: func(ctx context.Context) error {
 			var err error
 			if svcs, err = b.services(ctx, o.App, o.Service); err != nil {
@@ -106,6 +111,20 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 		}},
 		step.Step{Name: "restore volumes", Run: func(ctx context.Context) error {
 			for _, p := range paths {
+				// A volume's root is a directory; a path label may name a file.
+				if !isVolumeRoot(b.root(), p) {
+					kind, err := b.Restic.NodeType(ctx, snap.ID, p)
+					if err != nil {
+						return err
+					}
+					if kind != "dir" {
+						if err := b.Restic.RestoreFile(ctx, snap.ID, p); err != nil {
+							return err
+						}
+						obs.Note("restore volumes", p+": restored")
+						continue
+					}
+				}
 				if err := os.MkdirAll(p, 0o755); err != nil {
 					return fmt.Errorf("restore %s: %w", p, err)
 				}
@@ -153,6 +172,13 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 }
 
 func volumeDir(root string, v Volume) string { return root + "/" + v.Source }
+
+// isVolumeRoot reports whether p is <root>/<volume>/_data.
+func isVolumeRoot(root, p string) bool {
+	rest, ok := strings.CutPrefix(p, strings.TrimSuffix(root, "/")+"/")
+	name, data, _ := strings.Cut(rest, "/")
+	return ok && name != "" && data == "_data"
+}
 
 func isUnder(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
