@@ -350,3 +350,34 @@ func TestResticEmptyDumpFailsTheBackup(t *testing.T) {
 		t.Fatalf("Create after shrink without local manifest = %v", err)
 	}
 }
+
+func TestResticRestoreOfAFilePath(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	// Only the dump is backed up: the label names a file inside the volume.
+	svcs, _ := w.fake.Services(ctx, "app_example_org")
+	spec := svcs[0].Spec
+	spec.Labels[LabelVolumesPrefix+"data.path"] = "dump.sql"
+	if _, err := w.fake.UpdateService(ctx, svcs[0], spec, false); err != nil {
+		t.Fatal(err)
+	}
+	w.write(t, "dump.sql", "old")
+	w.write(t, "other.txt", "not backed up")
+	cr, err := w.bot.Create(ctx, CreateOptions{App: "app_example_org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.Files != 1 {
+		t.Fatalf("files = %d, want just the dump", cr.Files)
+	}
+	w.write(t, "dump.sql", "garbage")
+	w.write(t, "other.txt", "changed, and not restored")
+	w.dump = "the dump of the safety snapshot"
+	if _, err := w.bot.Restore(ctx, RestoreOptions{App: "app_example_org"}); err != nil {
+		t.Fatal(err)
+	}
+	got := w.tree(t)
+	if got["/dump.sql"] != "CREATE TABLE t; INSERT 1;\n" || got["/other.txt"] != "changed, and not restored" {
+		t.Fatalf("after restore: %q", got)
+	}
+}
