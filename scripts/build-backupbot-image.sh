@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the backup service's image without a registry or a Dockerfile: the static
-# backupbot binary, a static restic (pinned) and CA certificates in a scratch
-# image, made with `docker import`.
+# backupbot binary, a static restic (pinned), CA certificates and the build
+# host's ssh (for sftp: repositories) in a scratch image, made with `docker import`.
 #
 #   build-backupbot-image.sh [--tag IMAGE:TAG] [--version V]
 #
@@ -62,6 +62,21 @@ cp "$restic_bin" "$root/usr/bin/restic"
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 fi
+# restic's sftp: backend runs ssh. The build host's ssh comes along with the
+# shared libraries it needs (BACKUPBOT_NO_SSH=1 leaves it out); ssh wants a
+# passwd entry for its user. Keys and known_hosts are mounted at /root/.ssh.
+printf 'root:x:0:0:root:/root:/nonexistent\n' >"$root/etc/passwd"
+printf 'root:x:0:\n' >"$root/etc/group"
+if [ -z "${BACKUPBOT_NO_SSH:-}" ] && [ -x /usr/bin/ssh ]; then
+  cp /usr/bin/ssh "$root/usr/bin/ssh"
+  ldd /usr/bin/ssh | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }' | while read -r lib; do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  mkdir -p "$root/root/.ssh" && chmod 700 "$root/root/.ssh"
+else
+  echo "build-backupbot-image: no ssh in the image: sftp: repositories will not work" >&2
+fi
 
 changes=(
   'ENTRYPOINT ["/backupbot"]'
@@ -74,7 +89,7 @@ changes=(
   "LABEL tech.coopcloud.abra.backupbot.restic=$restic_version"
 )
 # The build key covers the binaries and the image config, so a change to either rebuilds.
-build=$({ cat "$root/backupbot" "$root/usr/bin/restic" | sha256sum; printf '%s\n' "${changes[@]}"; } | sha256sum | cut -c1-64)
+build=$({ (cd "$root" && find . -type f | sort | xargs sha256sum); printf '%s\n' "${changes[@]}"; } | sha256sum | cut -c1-64)
 changes+=("LABEL $label_key=$build")
 
 old_id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
