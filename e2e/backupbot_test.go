@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -293,5 +294,84 @@ func TestBackupbotServiceRoundTrip(t *testing.T) {
 	}
 	if took := time.Since(start); took > 8*time.Second {
 		t.Errorf("the daemon took %s to stop (SIGTERM ignored?)", took)
+	}
+}
+
+// TestBackupbotImageSFTPRepository: the image's restic reaches an sftp:
+// repository with the image's ssh (key and known_hosts mounted at /root/.ssh).
+func TestBackupbotImageSFTPRepository(t *testing.T) {
+	image := run(t, repoRoot, filepath.Join(repoRoot, "scripts", "build-backupbot-image.sh"), "--tag", "abra-backupbot:e2e")
+	image = strings.TrimSpace(image[strings.LastIndex(image, "\n")+1:])
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	client := filepath.Join(dir, "client")
+	run(t, dir, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "host_key"))
+	if err := os.MkdirAll(client, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	run(t, dir, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(client, "id"))
+	writeFile(t, filepath.Join(dir, "authorized_keys"), readFile(t, filepath.Join(client, "id.pub")))
+	writeFile(t, filepath.Join(dir, "sshd_config"), fmt.Sprintf(`Port %s
+ListenAddress 127.0.0.1
+HostKey %[2]s/host_key
+AuthorizedKeysFile %[2]s/authorized_keys
+PidFile %[2]s/sshd.pid
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+Subsystem sftp internal-sftp
+`, port, dir))
+	writeFile(t, filepath.Join(client, "known_hosts"), "[127.0.0.1]:"+port+" "+readFile(t, filepath.Join(dir, "host_key.pub")))
+	writeFile(t, filepath.Join(client, "config"), "Host backups\n  HostName 127.0.0.1\n  Port "+port+
+		"\n  User root\n  IdentityFile /root/.ssh/id\n  StrictHostKeyChecking yes\n  BatchMode yes\n")
+	for _, f := range []string{"config", "known_hosts", "id"} {
+		if err := os.Chmod(filepath.Join(client, f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sshd := exec.Command("/usr/sbin/sshd", "-D", "-f", filepath.Join(dir, "sshd_config"), "-E", filepath.Join(dir, "sshd.log"))
+	if err := sshd.Start(); err != nil {
+		t.Fatalf("sshd (scripts/test.sh installs openssh-server): %v", err)
+	}
+	t.Cleanup(func() { _ = sshd.Process.Kill(); _ = sshd.Wait() })
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			c.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatalf("sshd did not listen: %s", readFile(t, filepath.Join(dir, "sshd.log")))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	data := filepath.Join(dir, "data")
+	writeFile(t, filepath.Join(data, "note.txt"), "over sftp\n")
+	repo := filepath.Join(dir, "repo")
+	restic := func(args ...string) string {
+		t.Helper()
+		return docker(t, append([]string{"run", "--rm", "--network", "host",
+			"-v", client + ":/root/.ssh:ro", "-v", data + ":/data:ro",
+			"-e", "RESTIC_PASSWORD=sftp-test", "-e", "RESTIC_REPOSITORY=sftp:backups:" + repo,
+			"--entrypoint", "/usr/bin/restic", image}, args...)...)
+	}
+	restic("init")
+	restic("backup", "--host", "sftp-test", "/data")
+	out := restic("snapshots", "--json")
+	if !strings.Contains(out, `"hostname":"sftp-test"`) || !strings.Contains(out, `"/data"`) {
+		t.Fatalf("snapshots over sftp: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "config")); err != nil {
+		t.Fatalf("no repository written through sftp at %s: %v", repo, err)
 	}
 }
