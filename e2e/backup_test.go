@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -156,6 +159,41 @@ func (k knownData) check(t *testing.T, dataDir string) {
 	}
 }
 
+// checkArchive compares the files of a downloaded tar.gz of the app's data
+// volume with the known data.
+func (k knownData) checkArchive(t *testing.T, archive, stack string) {
+	t.Helper()
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s is not gzip: %v", archive, err)
+	}
+	got := map[string][]byte{}
+	prefix := "var/lib/docker/volumes/" + stack + "_data/_data/"
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read %s: %v", archive, err)
+		}
+		if name, ok := strings.CutPrefix(strings.TrimPrefix(h.Name, "/"), prefix); ok && h.Typeflag == tar.TypeReg {
+			got[name], _ = io.ReadAll(tr)
+		}
+	}
+	for name, want := range k {
+		if !bytes.Equal(got[name], want) {
+			t.Errorf("%s in the download: %d bytes, want %d bytes identical (files: %d)", name, len(got[name]), len(want), len(got))
+		}
+	}
+}
+
 // hookLog is the hooks' log on the app's second volume, one name a line.
 func hookLog(t *testing.T, s backupServer, stack string) []string {
 	t.Helper()
@@ -201,6 +239,11 @@ func backupRoundTrip(t *testing.T, s backupServer, domain, stack string) knownDa
 	if snaps := snapshots(t, s.e, domain); len(snaps) == 0 || !slices.ContainsFunc(snaps, func(v snapshotView) bool { return strings.HasPrefix(v.ID, id) || v.ShortID == id }) {
 		t.Fatalf("snapshot %s not in backup ls: %v", id, snaps)
 	}
+
+	// download: the snapshot's volumes as a tar.gz, the files byte for byte.
+	archive := filepath.Join(t.TempDir(), "snap.tar.gz")
+	s.e.mustAbra("app", "backup", "download", domain, "--snapshot", id, "--volumes", "--output", archive)
+	data.checkArchive(t, archive, stack)
 
 	// Change and delete data (busybox has no rm: the test reaches into the volume).
 	changed := knownData{"files/db.txt": []byte("DROP TABLE notes;\n"), "files/sub/nested.txt": []byte("overwritten\n")}
