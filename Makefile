@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X coopcloud.tech/abra/internal/cli.Version=$(VERSION)
 
-.PHONY: help build demo test unit e2e lint fuzz bench clean
+.PHONY: help build demo test unit e2e lint fuzz bench catalogue clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,5 +31,10 @@ lint: ## gofmt and go vet
 fuzz: ## run each fuzz target for a while (FUZZTIME=60s)
 	./scripts/fuzz.sh
 
+catalogue: build ## render the project's own recipes/ as a catalogue: public/recipes.json and public/index.html
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir -p public && \
+	ABRA_DIR=$$tmp ./bin/abra -o catalogue generate --from-dir recipes --html public/index.html && \
+	cp $$tmp/catalogue/recipes.json public/recipes.json && echo "catalogue: public/index.html, public/recipes.json" >&2
+
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin public
