@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -484,5 +485,45 @@ func TestBackupsOfOneAppWaitForEachOther(t *testing.T) {
 	unlock()
 	if _, err := r.bot.Create(context.Background(), CreateOptions{App: "app_example_org"}); err != nil {
 		t.Fatalf("Create after the lock was released: %v", err)
+	}
+}
+
+func TestDownloadSecretsOfTheRunningServices(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	cs, _ := r.fake.Containers(ctx, "app_example_org")
+	var in bytes.Buffer
+	tw := tar.NewWriter(&in)
+	for _, f := range []struct{ name, body string }{{"secrets/", ""}, {"secrets/db_password", "hunter2"}} {
+		h := &tar.Header{Name: f.name, Mode: 0o400, Size: int64(len(f.body)), Typeflag: tar.TypeReg}
+		if strings.HasSuffix(f.name, "/") {
+			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+		}
+		_ = tw.WriteHeader(h)
+		_, _ = tw.Write([]byte(f.body))
+	}
+	_ = tw.Close()
+	if err := r.fake.CopyTo(ctx, cs[0].ID, "/run/secrets", &in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.bot.Create(ctx, CreateOptions{App: "app_example_org"}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := r.bot.Download(ctx, DownloadOptions{App: "app_example_org", Secrets: true}, &out); err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(&out)
+	got := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(tr)
+		got[h.Name] = string(b)
+	}
+	if got["secrets/app/db_password"] != "hunter2" {
+		t.Fatalf("tar entries = %v, want secrets/app/db_password", got)
 	}
 }

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,13 +50,16 @@ func (j *jsonLines) Report(e Event) {
 		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC().Truncate(time.Second)
-	b, err := json.Marshal(e)
-	if err != nil {
+	// Hooks are shell commands: keep their < > & readable.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(e) != nil {
 		return
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_, _ = j.w.Write(append(b, '\n'))
+	_, _ = j.w.Write(b.Bytes())
 }
 
 // Human writes events as plain lines to log and the result's data as indented
