@@ -83,7 +83,7 @@ func (f *fakeRestic) verbs() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, c := range f.calls {
-		out = append(out, strings.Fields(c)[0])
+		out = append(out, firstArg(strings.Fields(c)))
 	}
 	return out
 }
@@ -525,5 +525,33 @@ func TestDownloadSecretsOfTheRunningServices(t *testing.T) {
 	}
 	if got["secrets/app/db_password"] != "hunter2" {
 		t.Fatalf("tar entries = %v, want secrets/app/db_password", got)
+	}
+}
+
+func TestDaemonBacksUpOnScheduleAndStopsWithTheContext(t *testing.T) {
+	r := newRig(t, nil)
+	r.restic.fail["cat"] = &ExitError{Code: resticExitNoRepo, Stderr: "repository does not exist"}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.bot.Daemon(ctx, DaemonOptions{Schedule: "@every 1s", Keep: Retention{Daily: 1}}) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !slices.Contains(r.restic.verbs(), "forget") {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the daemon did not stop with its context")
+	}
+	verbs := r.restic.verbs()
+	if len(verbs) < 4 || !slices.Equal(verbs[:3], []string{"cat", "init", "backup"}) || !slices.Contains(verbs, "forget") {
+		t.Fatalf("restic verbs = %v, want the missing repository created at start, then a backup and retention", verbs)
+	}
+	if err := r.bot.Daemon(context.Background(), DaemonOptions{Schedule: "every night"}); err == nil || !strings.Contains(err.Error(), `schedule "every night"`) {
+		t.Fatalf("bad schedule: %v", err)
 	}
 }
