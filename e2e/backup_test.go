@@ -117,6 +117,13 @@ func deployBackupBot(t *testing.T, s backupServer, domain string) {
 	s.e.mustAbra("app", "deploy", domain, "-D", "-n")
 }
 
+// in is the env reporting to a subtest's t, so that its failures end the subtest.
+func (e *env) in(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 // knownData is the app data the tests write, compare and restore.
 type knownData map[string][]byte
 
@@ -341,6 +348,7 @@ func TestBackupRestoreVerifyUpgrade(t *testing.T) {
 	data := backupRoundTrip(t, s, domain, stack)
 
 	t.Run("an empty dump fails the backup", func(t *testing.T) {
+		e := e.in(t)
 		before := len(snapshots(t, e, domain))
 		if err := os.WriteFile(filepath.Join(s.volumeData(stack, "data"), "files", "db.txt"), nil, 0o644); err != nil {
 			t.Fatal(err)
@@ -356,6 +364,7 @@ func TestBackupRestoreVerifyUpgrade(t *testing.T) {
 	})
 
 	t.Run("upgrade takes a backup first, rollback offers it", func(t *testing.T) {
+		e := e.in(t)
 		r := e.mustAbra("app", "upgrade", domain, "-D", "-n")
 		if !strings.Contains(r.stderr, "✓ back up") {
 			t.Errorf("upgrade did not take a backup: %s", r)
@@ -383,6 +392,7 @@ func TestBackupRestoreVerifyUpgrade(t *testing.T) {
 	})
 
 	t.Run("verify passes, then fails on a corrupted pack", func(t *testing.T) {
+		e := e.in(t)
 		r := e.mustAbra("app", "backup", "verify", domain)
 		if !strings.Contains(r.stderr, "verified") {
 			t.Fatalf("verify: %s", r)
