@@ -145,7 +145,7 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 		if backupFirst, err = app.NeedsPreUpgradeBackup(ctx, c, a); err != nil {
 			return err
 		}
-		if backupFirst {
+		if backupFirst && !o.opts.DryRun {
 			fmt.Fprintf(w, "\na backup (tags %s) is taken first; --no-backup skips it\n", strings.Join(app.PreUpgradeTags(current), ", "))
 		}
 	}
