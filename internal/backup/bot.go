@@ -116,6 +116,9 @@ func (o observer) Note(s, m string) { o.b.report(Event{Event: EventProgress, Ste
 // ManifestPath is where the app's manifest lives in the container and in its snapshots.
 func (b *Bot) ManifestPath(stack string) string { return path.Join(b.state(), stack, "manifest.json") }
 
+// allServices asks services for every service of the app, backups enabled or not.
+const allServices = "\x00all"
+
 // services reads the app's services with backups enabled, or the named one.
 func (b *Bot) services(ctx context.Context, stack, only string) ([]Service, error) {
 	svcs, err := b.Cluster.Services(ctx, stack)
@@ -129,6 +132,9 @@ func (b *Bot) services(ctx context.Context, stack, only string) ([]Service, erro
 	all, err := ParseStack(stack, b.root(), svcs)
 	if err != nil {
 		return nil, err
+	}
+	if only == allServices {
+		return all, nil
 	}
 	var names []string
 	var out []Service

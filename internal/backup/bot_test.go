@@ -255,6 +255,14 @@ func TestCreateTagsAndEvents(t *testing.T) {
 func TestRestoreOrderAndGoingBack(t *testing.T) {
 	r := newRig(t, map[string]string{LabelRestorePreHook: "rpre", LabelRestorePostHook: "rpost"})
 	ctx := context.Background()
+	// A service without backups stops and starts with the app too.
+	one := uint64(1)
+	if _, _, err := r.fake.CreateService(ctx, mobyswarm.ServiceSpec{
+		Annotations: mobyswarm.Annotations{Name: "app_example_org_web", Labels: map[string]string{swarm.StackLabel: "app_example_org"}},
+		Mode:        mobyswarm.ServiceMode{Replicated: &mobyswarm.ReplicatedService{Replicas: &one}},
+	}, false); err != nil {
+		t.Fatal(err)
+	}
 	first, err := r.bot.Create(ctx, CreateOptions{App: "app_example_org"})
 	if err != nil {
 		t.Fatal(err)
@@ -275,12 +283,13 @@ func TestRestoreOrderAndGoingBack(t *testing.T) {
 			updates = append(updates, c)
 		}
 	}
-	if len(updates) != 2 {
-		t.Fatalf("updates = %v, want a scale down and up", updates)
+	want = []string{"update service app_example_org_app", "update service app_example_org_web", "update service app_example_org_app", "update service app_example_org_web"}
+	if !slices.Equal(updates, want) {
+		t.Fatalf("updates = %v, want every service of the app scaled down and up", updates)
 	}
 	svcs, _ := r.fake.Services(ctx, "app_example_org")
-	if n := *svcs[0].Spec.Mode.Replicated.Replicas; n != 2 {
-		t.Fatalf("replicas after restore = %d, want 2", n)
+	if a, w := *svcs[0].Spec.Mode.Replicated.Replicas, *svcs[1].Spec.Mode.Replicated.Replicas; a != 2 || w != 1 {
+		t.Fatalf("replicas after restore = %d, %d, want 2, 1", a, w)
 	}
 	safety := r.restic.snaps[1]
 	if res.SnapshotID != first.SnapshotID || res.SafetySnapshotID != safety.ID || !slices.Contains(safety.Tags, TagSafety) {
@@ -553,5 +562,33 @@ func TestDaemonBacksUpOnScheduleAndStopsWithTheContext(t *testing.T) {
 	}
 	if err := r.bot.Daemon(context.Background(), DaemonOptions{Schedule: "every night"}); err == nil || !strings.Contains(err.Error(), `schedule "every night"`) {
 		t.Fatalf("bad schedule: %v", err)
+	}
+}
+
+func TestRestoreOfOneServiceStopsOnlyThatService(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	one := uint64(1)
+	if _, _, err := r.fake.CreateService(ctx, mobyswarm.ServiceSpec{
+		Annotations: mobyswarm.Annotations{Name: "app_example_org_web", Labels: map[string]string{swarm.StackLabel: "app_example_org"}},
+		Mode:        mobyswarm.ServiceMode{Replicated: &mobyswarm.ReplicatedService{Replicas: &one}},
+	}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.bot.Create(ctx, CreateOptions{App: "app_example_org"}); err != nil {
+		t.Fatal(err)
+	}
+	r.fake.Calls = nil
+	res, err := r.bot.Restore(ctx, RestoreOptions{App: "app_example_org", Service: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.fake.Calls {
+		if strings.Contains(c, "_web") {
+			t.Fatalf("restore of service app touched web: %v", r.fake.Calls)
+		}
+	}
+	if !strings.HasPrefix(res.GoBack, "abra app restore <domain> app --snapshot ") {
+		t.Fatalf("go back = %q", res.GoBack)
 	}
 }

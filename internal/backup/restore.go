@@ -32,8 +32,8 @@ type RestoreResult struct {
 }
 
 // Restore puts a snapshot's data back: a safety snapshot of the current data
-// first, the restore pre-hooks, the services scaled to 0 until their containers
-// stopped, the volume paths restored exactly (files the snapshot lacks are
+// first, the restore pre-hooks, the app's services (or the one named) scaled to
+// 0 until their containers stopped, the volume paths restored exactly (files the snapshot lacks are
 // deleted), the services scaled back until they run (and are healthy), the
 // restore post-hooks. On failure after the scale-down the services are scaled
 // back all the same; the error names the safety snapshot.
@@ -43,7 +43,7 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 		return nil, err
 	}
 	defer unlock()
-	var svcs []Service
+	var svcs, stop []Service
 	var snap Snapshot
 	var paths []string
 	res := &RestoreResult{}
@@ -56,6 +56,14 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 			var err error
 			if svcs, err = b.services(ctx, o.App, o.Service); err != nil {
 				return err
+			}
+			// The whole app stops (or the service named): a service without
+			// backups may still write to the data being restored.
+			stop = svcs
+			if o.Service == "" {
+				if stop, err = b.services(ctx, o.App, allServices); err != nil {
+					return err
+				}
 			}
 			if snap, err = b.FindSnapshot(ctx, o.App, o.Snapshot); err != nil {
 				return err
@@ -104,10 +112,10 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 		}},
 		step.Step{Name: "stop services", Run: func(ctx context.Context) error {
 			scaledDown = true
-			if err := b.scale(ctx, o.App, svcs, replicas, true); err != nil {
+			if err := b.scale(ctx, o.App, stop, replicas, true); err != nil {
 				return err
 			}
-			return b.waitStopped(ctx, o.App, svcs, replicas)
+			return b.waitStopped(ctx, o.App, stop, replicas)
 		}},
 		step.Step{Name: "restore volumes", Run: func(ctx context.Context) error {
 			for _, p := range paths {
@@ -138,10 +146,10 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 		}},
 		step.Step{Name: "start services", Run: func(ctx context.Context) error {
 			scaledDown = false
-			if err := b.scale(ctx, o.App, svcs, replicas, false); err != nil {
+			if err := b.scale(ctx, o.App, stop, replicas, false); err != nil {
 				return err
 			}
-			return b.waitRunning(ctx, o.App, svcs, replicas)
+			return b.waitRunning(ctx, o.App, stop, replicas)
 		}},
 		step.Step{Name: "restore post-hooks", Run: func(ctx context.Context) error {
 			for _, s := range svcs {
@@ -157,7 +165,7 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 	if err != nil {
 		if scaledDown {
 			bg := context.WithoutCancel(ctx)
-			if serr := b.scale(bg, o.App, svcs, replicas, false); serr != nil {
+			if serr := b.scale(bg, o.App, stop, replicas, false); serr != nil {
 				b.warn("start services", "", "scale back: %v", serr)
 			}
 		}
