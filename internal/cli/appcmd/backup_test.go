@@ -437,6 +437,7 @@ func TestUpgradeTakesBackupFirst(t *testing.T) {
 		{name: "no backup service", labels: enabled, noBot: true, wantErr: "no backup service", wantHint: "--no-backup"},
 		{name: "--no-backup skips it", labels: enabled, args: []string{"--no-backup"}, noBot: true, upgraded: true},
 		{name: "backups not enabled: no backup", create: createOK, upgraded: true},
+		{name: "a dry run takes no backup", labels: enabled, args: []string{"--dry-run"}, create: createOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
