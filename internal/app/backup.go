@@ -172,31 +172,30 @@ func FindBackupService(ctx context.Context, c swarm.Cluster, server string) (Bac
 // BackupServices lists the app's deployed services that have backups enabled
 // (deploy label backupbot.backup=true).
 func BackupServices(ctx context.Context, c swarm.Cluster, a *App) ([]string, error) {
-	services, err := Services(ctx, c, a)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, s := range services {
-		if s.Labels[BackupLabel] == "true" {
-			out = append(out, s.Name)
-		}
-	}
-	return out, nil
+	_, enabled, err := backupServices(ctx, c, a)
+	return enabled, err
 }
 
-// checkBackupsEnabled fails unless the app (or the named service) has backups enabled.
-func checkBackupsEnabled(ctx context.Context, c swarm.Cluster, a *App, service string) error {
+// backupServices names the app's deployed services, all and those with backups enabled.
+func backupServices(ctx context.Context, c swarm.Cluster, a *App) (names, enabled []string, err error) {
 	services, err := Services(ctx, c, a)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	var names, enabled []string
 	for _, s := range services {
 		names = append(names, s.Name)
 		if s.Labels[BackupLabel] == "true" {
 			enabled = append(enabled, s.Name)
 		}
+	}
+	return names, enabled, nil
+}
+
+// checkBackupsEnabled fails unless the app (or the named service) has backups enabled.
+func checkBackupsEnabled(ctx context.Context, c swarm.Cluster, a *App, service string) error {
+	names, enabled, err := backupServices(ctx, c, a)
+	if err != nil {
+		return err
 	}
 	if service != "" && !slices.Contains(names, service) {
 		return fmt.Errorf("%s has no service %q (services: %s)", a.Domain, service, strings.Join(names, ", "))
