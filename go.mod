@@ -18,7 +18,7 @@ require github.com/sethvargo/go-diceware v0.6.0
 require (
 	github.com/google/go-containerregistry v0.22.1
 	github.com/klauspost/compress v1.19.2 // indirect
-	github.com/robfig/cron/v3 v3.0.1 // indirect
+	github.com/robfig/cron/v3 v3.0.1
 	golang.org/x/sync v0.23.0 // indirect
 )
 

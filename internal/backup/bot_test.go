@@ -456,7 +456,7 @@ func TestRunAllContinuesPastAFailingAppAndAppliesRetention(t *testing.T) {
 		t.Fatalf("RunAll = %+v, %v", res, err)
 	}
 	forget := r.restic.calls[len(r.restic.calls)-1]
-	if !strings.HasPrefix(forget, "forget") || !strings.Contains(forget, "--prune") || !strings.Contains(forget, "--keep-daily 3") || !strings.Contains(forget, "--tag coop-cloud") {
+	if !strings.HasPrefix(forget, "forget") || !strings.Contains(forget, "--prune") || !strings.Contains(forget, "--keep-daily 3") || !strings.Contains(forget, "--tag coop-cloud") || !strings.Contains(forget, "--group-by host,paths,tags") {
 		t.Fatalf("last restic call = %q", forget)
 	}
 }

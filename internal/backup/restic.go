@@ -391,10 +391,12 @@ type Retention struct {
 // Empty reports whether no retention is set (forget is then skipped).
 func (k Retention) Empty() bool { return k.Daily == 0 && k.Weekly == 0 && k.Monthly == 0 }
 
-// Forget applies the retention to snapshots carrying tag (grouped by host and
-// paths, i.e. per app) and prunes data no snapshot needs any more.
+// Forget applies the retention to snapshots carrying tag and prunes data no
+// snapshot needs any more. Snapshots are grouped by host, paths and tags: per
+// app, and apart from safety and pre-upgrade snapshots, so that a safety
+// snapshot taken after the day's backup never takes that backup's place.
 func (r *Restic) Forget(ctx context.Context, k Retention, tag string) error {
-	args := []string{"forget", "--prune", "--group-by", "host,paths"}
+	args := []string{"forget", "--prune", "--group-by", "host,paths,tags"}
 	if tag != "" {
 		args = append(args, "--tag", tag)
 	}

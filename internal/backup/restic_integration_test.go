@@ -381,3 +381,35 @@ func TestResticRestoreOfAFilePath(t *testing.T) {
 		t.Fatalf("after restore: %q", got)
 	}
 }
+
+func TestResticRetentionKeepsTheDailyBackupBesideASafetySnapshot(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.write(t, "a.txt", "a")
+	var ids []string
+	for range 2 {
+		cr, err := w.bot.Create(ctx, CreateOptions{App: "app_example_org"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, cr.SnapshotID)
+	}
+	safety, err := w.bot.Create(ctx, CreateOptions{App: "app_example_org", Safety: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.bot.Restic.Forget(ctx, Retention{Daily: 1}, TagCoopCloud); err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := w.bot.AppSnapshots(ctx, "app_example_org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, s := range snaps {
+		kept = append(kept, s.ID)
+	}
+	if want := []string{ids[1], safety.SnapshotID}; !slices.Equal(kept, want) {
+		t.Fatalf("kept %v, want the day's last backup %s and the safety snapshot %s", kept, ids[1][:8], safety.SnapshotID[:8])
+	}
+}
