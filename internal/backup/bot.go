@@ -186,6 +186,31 @@ func (b *Bot) runningContainer(ctx context.Context, stack string, s Service) (st
 	}
 }
 
+// running reports whether the service has a running container now.
+func (b *Bot) running(ctx context.Context, stack string, s Service) (bool, error) {
+	cs, err := b.Cluster.Containers(ctx, stack)
+	if err != nil {
+		return false, fmt.Errorf("list containers of %s: %w", stack, err)
+	}
+	return slices.ContainsFunc(cs, func(c swarm.Container) bool {
+		return c.Labels[ServiceNameLabel] == s.SwarmName && c.State == "running"
+	}), nil
+}
+
+// runHookIfRunning runs the hook when the service runs, and otherwise says
+// it skipped it: a restore must be able to bring back an app that crashed.
+func (b *Bot) runHookIfRunning(ctx context.Context, stepName, stack string, s Service, kind, cmd string) (bool, error) {
+	ok, err := b.running(ctx, stack, s)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		b.warn(stepName, s.Name, "no running container: %s skipped", kind)
+		return false, nil
+	}
+	return true, b.runHook(ctx, stepName, stack, s, kind, cmd)
+}
+
 // runHook runs a hook with sh -c in the service's running container; a
 // non-zero exit is an error carrying the hook's output.
 func (b *Bot) runHook(ctx context.Context, stepName, stack string, s Service, kind, cmd string) error {
@@ -298,6 +323,10 @@ func (b *Bot) create(ctx context.Context, o CreateOptions) (*CreateResult, error
 			for _, s := range svcs {
 				for _, p := range s.Paths() {
 					if _, err := os.Stat(p); err != nil {
+						if o.Safety && errors.Is(err, os.ErrNotExist) {
+							b.warn("read labels", s.Name, "%s does not exist yet: nothing of it to save", p)
+							continue
+						}
 						return hint.With(fmt.Errorf("service %s: volume path %s: %w", s.Name, p, err),
 							"the backup service must run on the node holding the app's volumes, with "+b.root()+" mounted")
 					}
@@ -316,20 +345,27 @@ func (b *Bot) create(ctx context.Context, o CreateOptions) (*CreateResult, error
 				if s.PreHook == "" {
 					continue
 				}
+				preDone[s.Name] = true
+				if o.Safety {
+					// Before a restore the app may be down (that may be why it is
+					// restored): its data is saved as it is.
+					ran, err := b.runHookIfRunning(ctx, "pre-hooks", o.App, s, "backup pre-hook", s.PreHook)
+					preDone[s.Name] = ran
+					if err != nil {
+						return err
+					}
+					continue
+				}
 				before, err := statTree(s.Paths())
 				if err != nil {
 					return err
 				}
-				preDone[s.Name] = true
 				if err := b.runHook(ctx, "pre-hooks", o.App, s, "backup pre-hook", s.PreHook); err != nil {
 					return err
 				}
 				after, err := statTree(s.Paths())
 				if err != nil {
 					return err
-				}
-				if o.Safety {
-					continue
 				}
 				if err := b.checkDumps(s, before, after, prev); err != nil {
 					return err

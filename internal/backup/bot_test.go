@@ -592,3 +592,40 @@ func TestRestoreOfOneServiceStopsOnlyThatService(t *testing.T) {
 		t.Fatalf("go back = %q", res.GoBack)
 	}
 }
+
+func TestRestoreBringsBackAnAppThatIsDown(t *testing.T) {
+	r := newRig(t, map[string]string{LabelPreHook: "dump", LabelRestorePreHook: "rpre", LabelRestorePostHook: "rpost"})
+	ctx := context.Background()
+	if _, err := r.bot.Create(ctx, CreateOptions{App: "app_example_org"}); err != nil {
+		t.Fatal(err)
+	}
+	// The app is down (scaled to 0: no running container) and lost its volume.
+	svcs, _ := r.fake.Services(ctx, "app_example_org")
+	zero := uint64(0)
+	spec := svcs[0].Spec
+	spec.Mode.Replicated = &mobyswarm.ReplicatedService{Replicas: &zero}
+	if _, err := r.fake.UpdateService(ctx, svcs[0], spec, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(r.data); err != nil {
+		t.Fatal(err)
+	}
+	r.log = nil
+	res, err := r.bot.Restore(ctx, RestoreOptions{App: "app_example_org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No hook could run: the app stays as it was, down.
+	if got := slices.DeleteFunc(r.hooks(), func(s string) bool { return strings.HasPrefix(s, "restic") }); len(got) != 0 {
+		t.Fatalf("hooks = %v", got)
+	}
+
+	if res.SafetySnapshotID == "" {
+		t.Fatal("no safety snapshot")
+	}
+	for _, want := range []string{"backup pre-hook skipped", "restore pre-hook skipped", "restore post-hook skipped", "does not exist yet"} {
+		if !strings.Contains(r.events.String(), want) {
+			t.Errorf("no warning %q in %s", want, r.events.String())
+		}
+	}
+}

@@ -99,6 +99,9 @@ func newWorld(t *testing.T) *world {
 		dump := w.dump
 		w.mu.Unlock()
 		if cmd == "dump" {
+			if err := os.MkdirAll(w.data, 0o755); err != nil {
+				return -1, err
+			}
 			return 0, os.WriteFile(filepath.Join(w.data, "dump.sql"), []byte(dump), 0o644)
 		}
 		return 0, nil
@@ -223,6 +226,17 @@ func TestResticBackupVerifyRestoreRoundTrip(t *testing.T) {
 	latest, err := w.bot.FindSnapshot(ctx, "app_example_org", "")
 	if err != nil || latest.ID != cr.SnapshotID {
 		t.Fatalf("FindSnapshot(latest) = %s, %v; want %s", latest.ID, err, cr.SnapshotID)
+	}
+
+	// A volume that is gone entirely comes back too.
+	if err := os.RemoveAll(filepath.Dir(w.data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.bot.Restore(ctx, RestoreOptions{App: "app_example_org", Snapshot: cr.SnapshotID}); err != nil {
+		t.Fatalf("restore of a removed volume: %v", err)
+	}
+	if got := w.tree(t); len(got) != len(want) || got["/uploads/big.bin"] != want["/uploads/big.bin"] {
+		t.Fatalf("after restoring a removed volume: %v", keys(got))
 	}
 
 	// Download: a tar stream of the volume.

@@ -103,7 +103,7 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 		step.Step{Name: "restore pre-hooks", Run: func(ctx context.Context) error {
 			for _, s := range svcs {
 				if s.RestorePreHook != "" {
-					if err := b.runHook(ctx, "restore pre-hooks", o.App, s, "restore pre-hook", s.RestorePreHook); err != nil {
+					if _, err := b.runHookIfRunning(ctx, "restore pre-hooks", o.App, s, "restore pre-hook", s.RestorePreHook); err != nil {
 						return err
 					}
 				}
@@ -153,10 +153,18 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 		}},
 		step.Step{Name: "restore post-hooks", Run: func(ctx context.Context) error {
 			for _, s := range svcs {
-				if s.RestorePostHook != "" {
-					if err := b.runHook(ctx, "restore post-hooks", o.App, s, "restore post-hook", s.RestorePostHook); err != nil {
+				if s.RestorePostHook == "" {
+					continue
+				}
+				if n, ok := replicas[s.SwarmName]; ok && n == 0 {
+					// Scaled to 0 before the restore, and left so.
+					if _, err := b.runHookIfRunning(ctx, "restore post-hooks", o.App, s, "restore post-hook", s.RestorePostHook); err != nil {
 						return err
 					}
+					continue
+				}
+				if err := b.runHook(ctx, "restore post-hooks", o.App, s, "restore post-hook", s.RestorePostHook); err != nil {
+					return err
 				}
 			}
 			return nil
