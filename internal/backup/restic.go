@@ -136,13 +136,11 @@ type Restic struct {
 	RetryLock time.Duration
 }
 
+func (r *Restic) retryLock() time.Duration { return orDur(r.RetryLock, 5*time.Minute) }
+
 func (r *Restic) run(ctx context.Context, stdout io.Writer, args ...string) error {
-	retry := r.RetryLock
-	if retry == 0 {
-		retry = 5 * time.Minute
-	}
 	// Global flags after the verb, so that errors name the verb first.
-	full := append([]string{args[0], "--json", "--retry-lock", retry.String()}, args[1:]...)
+	full := append([]string{args[0], "--json", "--retry-lock", r.retryLock().String()}, args[1:]...)
 	err := r.Runner.Run(ctx, stdout, full...)
 	var ee *ExitError
 	if errors.As(err, &ee) {
@@ -351,7 +349,7 @@ func (r *Restic) RestoreFile(ctx context.Context, snapshot, file string) error {
 
 // Dump writes a file of the snapshot to w.
 func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) error {
-	if err := r.Runner.Run(ctx, w, "dump", snapshot, file); err != nil {
+	if err := r.Runner.Run(ctx, w, "dump", "--retry-lock", r.retryLock().String(), snapshot, file); err != nil {
 		return fmt.Errorf("dump %s of snapshot %s: %w", file, shortID(snapshot), err)
 	}
 	return nil
@@ -359,7 +357,7 @@ func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) e
 
 // DumpTar writes the snapshot's tree under dir to w as a tar stream.
 func (r *Restic) DumpTar(ctx context.Context, snapshot, dir string, w io.Writer) error {
-	if err := r.Runner.Run(ctx, w, "dump", "--archive", "tar", snapshot, dir); err != nil {
+	if err := r.Runner.Run(ctx, w, "dump", "--retry-lock", r.retryLock().String(), "--archive", "tar", snapshot, dir); err != nil {
 		return fmt.Errorf("dump %s of snapshot %s: %w", dir, shortID(snapshot), err)
 	}
 	return nil
