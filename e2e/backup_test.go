@@ -229,7 +229,7 @@ func snapshots(t *testing.T, e *env, domain string) []snapshotView {
 
 // backupRoundTrip writes known data, backs it up, changes and deletes data,
 // restores and checks the data is back byte for byte and the hooks ran in order.
-func backupRoundTrip(t *testing.T, s backupServer, domain, stack string) knownData {
+func backupRoundTrip(t *testing.T, s backupServer, domain, stack, botStack string) knownData {
 	t.Helper()
 	data := newKnownData(t)
 	data.write(t, s.e, domain)
@@ -251,6 +251,11 @@ func backupRoundTrip(t *testing.T, s backupServer, domain, stack string) knownDa
 	archive := filepath.Join(t.TempDir(), "snap.tar.gz")
 	s.e.mustAbra("app", "backup", "download", domain, "--snapshot", id, "--volumes", "--output", archive)
 	data.checkArchive(t, archive, stack)
+	// Nothing may keep the repository locked once a command returned: restic
+	// never removes a stale lock itself, so the next check would wait for it.
+	if locks, _ := filepath.Glob(filepath.Join(s.volumeData(botStack, "backups"), "*", "locks", "*")); len(locks) != 0 {
+		t.Errorf("the repository is still locked after the download: %v", locks)
+	}
 
 	// Change and delete data (busybox has no rm: the test reaches into the volume).
 	changed := knownData{"files/db.txt": []byte("DROP TABLE notes;\n"), "files/sub/nested.txt": []byte("overwritten\n")}
@@ -345,7 +350,7 @@ func TestBackupRestoreVerifyUpgrade(t *testing.T) {
 	}
 	deployBackupBot(t, s, botDomain)
 
-	data := backupRoundTrip(t, s, domain, stack)
+	data := backupRoundTrip(t, s, domain, stack, botStack)
 
 	t.Run("an empty dump fails the backup", func(t *testing.T) {
 		e := e.in(t)
@@ -463,14 +468,15 @@ func TestBackupRestoreOverSSH(t *testing.T) {
 	const domain, stack = "vault.node.localhost", "vault_node_localhost"
 	e.mustAbra("app", "new", "vault", "--server", s.name, "--domain", domain, "-n")
 	e.mustAbra("app", "deploy", domain, "0.1.0+1", "-D", "-n")
-	deployBackupBot(t, s, "backups.node.localhost")
+	const botDomain, botStack = "backups.node.localhost", "backups_node_localhost"
+	deployBackupBot(t, s, botDomain)
 	if out := docker(t, "service", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+stack); out != "" {
 		t.Fatalf("the node's app is on the local swarm: %s", out)
 	}
-	backupRoundTrip(t, s, domain, stack)
+	backupRoundTrip(t, s, domain, stack, botStack)
 	e.mustAbra("app", "backup", "verify", domain)
 	// The repository is the node's: its backup-bot wrote it into the node's volumes.
-	if packs := packFiles(t, s.volumeData("backups_node_localhost", "backups")); len(packs) == 0 {
+	if packs := packFiles(t, s.volumeData(botStack, "backups")); len(packs) == 0 {
 		t.Fatalf("no restic pack files in the node's backup-bot volume")
 	}
 }
