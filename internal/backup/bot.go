@@ -307,7 +307,13 @@ func (b *Bot) create(ctx context.Context, o CreateOptions) (*CreateResult, error
 			if s.PostHook == "" || (s.PreHook != "" && !preDone[s.Name]) {
 				continue
 			}
-			if err := b.runHook(ctx, "post-hooks", o.App, s, "backup post-hook", s.PostHook); err != nil {
+			var err error
+			if o.Safety {
+				_, err = b.runHookIfRunning(ctx, "post-hooks", o.App, s, "backup post-hook", s.PostHook)
+			} else {
+				err = b.runHook(ctx, "post-hooks", o.App, s, "backup post-hook", s.PostHook)
+			}
+			if err != nil {
 				errs = append(errs, err)
 			}
 		}

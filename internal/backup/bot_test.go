@@ -599,10 +599,18 @@ func TestRestoreBringsBackAnAppThatIsDown(t *testing.T) {
 	if _, err := r.bot.Create(ctx, CreateOptions{App: "app_example_org"}); err != nil {
 		t.Fatal(err)
 	}
-	// The app is down (scaled to 0: no running container) and lost its volume.
+	// A post-hook without a pre-hook is skipped too when the app is down.
 	svcs, _ := r.fake.Services(ctx, "app_example_org")
-	zero := uint64(0)
 	spec := svcs[0].Spec
+	delete(spec.Labels, LabelPreHook)
+	spec.Labels[LabelPostHook] = "post"
+	if _, err := r.fake.UpdateService(ctx, svcs[0], spec, false); err != nil {
+		t.Fatal(err)
+	}
+	// The app is down (scaled to 0: no running container) and lost its volume.
+	svcs, _ = r.fake.Services(ctx, "app_example_org")
+	zero := uint64(0)
+	spec = svcs[0].Spec
 	spec.Mode.Replicated = &mobyswarm.ReplicatedService{Replicas: &zero}
 	if _, err := r.fake.UpdateService(ctx, svcs[0], spec, false); err != nil {
 		t.Fatal(err)
@@ -623,7 +631,7 @@ func TestRestoreBringsBackAnAppThatIsDown(t *testing.T) {
 	if res.SafetySnapshotID == "" {
 		t.Fatal("no safety snapshot")
 	}
-	for _, want := range []string{"backup pre-hook skipped", "restore pre-hook skipped", "restore post-hook skipped", "does not exist yet"} {
+	for _, want := range []string{"backup post-hook skipped", "restore pre-hook skipped", "restore post-hook skipped", "does not exist yet"} {
 		if !strings.Contains(r.events.String(), want) {
 			t.Errorf("no warning %q in %s", want, r.events.String())
 		}
