@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -635,5 +636,50 @@ func TestRestoreBringsBackAnAppThatIsDown(t *testing.T) {
 		if !strings.Contains(r.events.String(), want) {
 			t.Errorf("no warning %q in %s", want, r.events.String())
 		}
+	}
+}
+
+// slowDump answers "dump --archive tar" with a one-file tar stream followed
+// by more padding, written after a pause, as restic does; it records when it
+// has returned (restic removes its repository lock only then).
+type slowDump struct {
+	*fakeRestic
+	returned atomic.Bool
+}
+
+func (s *slowDump) Run(ctx context.Context, stdout io.Writer, args ...string) error {
+	if !slices.Contains(args, "--archive") {
+		return s.fakeRestic.Run(ctx, stdout, args...)
+	}
+	defer s.returned.Store(true)
+	tw := tar.NewWriter(stdout)
+	_ = tw.WriteHeader(&tar.Header{Name: "data/file", Mode: 0o644, Size: 4, Typeflag: tar.TypeReg})
+	_, _ = tw.Write([]byte("data"))
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	time.Sleep(50 * time.Millisecond)
+	_, err := stdout.Write(make([]byte, 10240))
+	return err
+}
+
+func TestDownloadWaitsForResticToExit(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	if _, err := r.bot.Create(ctx, CreateOptions{App: "app_example_org"}); err != nil {
+		t.Fatal(err)
+	}
+	dump := &slowDump{fakeRestic: r.restic}
+	r.bot.Restic.Runner = dump
+	var out bytes.Buffer
+	if err := r.bot.Download(ctx, DownloadOptions{App: "app_example_org"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !dump.returned.Load() {
+		t.Fatal("Download returned while restic dump was still running (its lock would be left behind)")
+	}
+	h, err := tar.NewReader(&out).Next()
+	if err != nil || h.Name != "data/file" {
+		t.Fatalf("downloaded tar: %v, %v", h, err)
 	}
 }

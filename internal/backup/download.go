@@ -49,7 +49,12 @@ func (b *Bot) Download(ctx context.Context, o DownloadOptions, w io.Writer) erro
 	tw := tar.NewWriter(w)
 	if all || len(keep) > 0 {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(b.Restic.DumpTar(ctx, snap.ID, "/", pw)) }()
+		dumped := make(chan error, 1)
+		go func() {
+			err := b.Restic.DumpTar(ctx, snap.ID, "/", pw)
+			pw.CloseWithError(err)
+			dumped <- err
+		}()
 		n, err := copyTar(tw, tar.NewReader(pr), func(name string) (string, bool) {
 			abs := "/" + strings.TrimPrefix(path.Clean("/"+name), "/")
 			if all {
@@ -62,7 +67,15 @@ func (b *Bot) Download(ctx context.Context, o DownloadOptions, w io.Writer) erro
 			}
 			return "", false
 		})
+		// Read restic's output to its end (the tar trailer and padding follow
+		// the last entry) and wait for it to exit: restic removes its lock on
+		// the repository only then, and a lock left behind blocks the next run.
+		_, _ = io.Copy(io.Discard, pr)
+		dumpErr := <-dumped
 		_ = pr.Close()
+		if err == nil {
+			err = dumpErr
+		}
 		if err != nil {
 			return fmt.Errorf("download snapshot %s: %w", snap.ShortID, err)
 		}
