@@ -14,6 +14,7 @@ import (
 
 	mobyswarm "github.com/moby/moby/api/types/swarm"
 
+	"coopcloud.tech/abra/internal/backup"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/swarm"
 )
@@ -65,43 +66,14 @@ type BackupService struct {
 	ContainerID string
 }
 
-// Snapshot is one snapshot in the backup repository.
-type Snapshot struct {
-	ID       string    `json:"id"`
-	ShortID  string    `json:"short_id"`
-	Time     time.Time `json:"time"`
-	App      string    `json:"app"`
-	Services []string  `json:"services"`
-	Tags     []string  `json:"tags"`
-	Paths    []string  `json:"paths"`
-}
-
-// HasTag reports whether the snapshot carries the tag.
-func (s Snapshot) HasTag(tag string) bool { return slices.Contains(s.Tags, tag) }
-
-// BackupResult is what `create` reports.
-type BackupResult struct {
-	SnapshotID string   `json:"snapshot_id"`
-	Services   []string `json:"services"`
-	Paths      []string `json:"paths"`
-	Files      int64    `json:"files"`
-	Bytes      int64    `json:"bytes"`
-}
-
-// RestoreResult is what `restore` reports.
-type RestoreResult struct {
-	SnapshotID       string   `json:"snapshot_id"`
-	SafetySnapshotID string   `json:"safety_snapshot_id"`
-	Services         []string `json:"services"`
-}
-
-// VerifyResult is what `verify` reports.
-type VerifyResult struct {
-	SnapshotID string `json:"snapshot_id"`
-	Files      int64  `json:"files"`
-	Bytes      int64  `json:"bytes"`
-	OK         bool   `json:"ok"`
-}
+// The backup service's results, decoded from its JSON output: the service's
+// own types, so the two ends of the wire cannot drift apart.
+type (
+	Snapshot      = backup.Snapshot
+	BackupResult  = backup.CreateResult
+	RestoreResult = backup.RestoreResult
+	VerifyResult  = backup.VerifyResult
+)
 
 // CreateBackupOptions select what `create` backs up.
 type CreateBackupOptions struct {

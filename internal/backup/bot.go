@@ -513,6 +513,9 @@ type Snapshot struct {
 	Paths    []string  `json:"paths"`
 }
 
+// HasTag reports whether the snapshot carries the tag.
+func (s Snapshot) HasTag(tag string) bool { return slices.Contains(s.Tags, tag) }
+
 // AppSnapshots lists the app's snapshots, oldest first: those this service
 // took (host or app tag) and backup-bot-two's, recognised by their volume paths.
 func (b *Bot) AppSnapshots(ctx context.Context, stack string) ([]Snapshot, error) {
