@@ -344,16 +344,7 @@ Subsystem sftp internal-sftp
 		t.Fatalf("sshd (scripts/test.sh installs openssh-server): %v", err)
 	}
 	t.Cleanup(func() { _ = sshd.Process.Kill(); _ = sshd.Wait() })
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatalf("sshd did not listen: %s", readFile(t, filepath.Join(dir, "sshd.log")))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitListening(t, "127.0.0.1:"+port, filepath.Join(dir, "sshd.log"))
 
 	data := filepath.Join(dir, "data")
 	writeFile(t, filepath.Join(data, "note.txt"), "over sftp\n")

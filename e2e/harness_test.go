@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,6 +203,22 @@ func waitStackGone(t *testing.T, stack string) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Fatalf("stack %s did not go away", stack)
+}
+
+// waitListening waits until something accepts TCP connections on addr,
+// failing with the log file of the server that should have.
+func waitListening(t testing.TB, addr, logFile string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		if i > 100 {
+			t.Fatalf("nothing listens on %s: %s", addr, readFile(t, logFile))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // runQuiet runs a command for cleanup, ignoring its output.

@@ -56,16 +56,7 @@ UsePAM no
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatalf("sshd did not listen: %s", readFile(t, filepath.Join(dir, "sshd.log")))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitListening(t, "127.0.0.1:"+port, filepath.Join(dir, "sshd.log"))
 	s := &sshServer{dir: dir, alias: "abra-ssh-test", port: port}
 	s.hostPub = strings.TrimSpace(readFile(t, filepath.Join(dir, "host_key.pub")))
 	writeFile(t, filepath.Join(dir, "ssh_config"), fmt.Sprintf(`Host %s

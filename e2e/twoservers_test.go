@@ -34,21 +34,7 @@ func startTestNode(t *testing.T, s *sshServer) string {
   ConnectTimeout 5
 `, s.dir, s.dir))
 	// The node has no registry either: give it the demo image.
-	sock := "unix://" + filepath.Join(dir, "docker.sock")
-	save := exec.Command(dockerBin(), "save", "abra-demo/web:0.1.0")
-	load := exec.Command(dockerBin(), "-H", sock, "load", "-q")
-	pipe, err := save.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	load.Stdin = pipe
-	if err := save.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := load.CombinedOutput(); err != nil {
-		t.Fatalf("load the demo image on the node: %v %s", err, out)
-	}
-	_ = save.Wait()
+	loadImage(t, "unix://"+filepath.Join(dir, "docker.sock"), "abra-demo/web:0.1.0")
 	return dir
 }
 
