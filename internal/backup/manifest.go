@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"coopcloud.tech/abra/internal/atomicfile"
 )
 
 // Manifest records every regular file of a backup at backup time. It is
@@ -177,11 +179,10 @@ func WriteManifestFile(path string, m *Manifest) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 // Mismatch is one way a restored tree differs from its manifest.

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"coopcloud.tech/abra/internal/atomicfile"
 )
 
 // Save writes the file back to Path with WriteFile.
@@ -27,42 +29,8 @@ func (f *File) WriteFile(path string) error {
 		return fmt.Errorf("write env file: %w", err)
 	}
 
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
+	if err := atomicfile.Write(path, f.src, mode); err != nil {
 		return fmt.Errorf("write env file: %w", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(f.src); err != nil {
-		return fmt.Errorf("write env file: %w", err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fmt.Errorf("write env file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write env file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write env file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write env file: %w", err)
-	}
-	done = true
-	// Make the rename itself durable. Some file systems refuse to sync a
-	// directory; the data is already safe, so that error is not reported.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

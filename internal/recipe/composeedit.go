@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"coopcloud.tech/abra/internal/atomicfile"
 	"coopcloud.tech/abra/internal/hint"
 )
 
@@ -399,23 +400,7 @@ func (d *composeText) replaceScalar(n *yaml.Node, value string) error {
 
 // write replaces the file atomically, keeping its permissions.
 func (d *composeText) write() error {
-	tmp, err := os.CreateTemp(filepath.Dir(d.path), ".compose-*.yml")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(strings.Join(d.lines, "")); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(d.mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), d.path)
+	return atomicfile.Write(d.path, []byte(strings.Join(d.lines, "")), d.mode)
 }
 
 // mapValue returns the value of key in a mapping node, or nil.
