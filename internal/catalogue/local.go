@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +12,9 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/recipe"
 )
 
 // Defaults of the catalogue source: Co-op Cloud's public recipes and its
@@ -89,7 +88,7 @@ func (l Local) Sync(ctx context.Context) error {
 	if _, err := os.Stat(l.Dir); isNotExist(err) {
 		if _, err := git.PlainCloneContext(ctx, l.Dir, false, &git.CloneOptions{URL: l.URL}); err != nil {
 			_ = os.RemoveAll(l.Dir)
-			return &RemoteError{URL: redact(l.URL), Op: "clone", Err: err}
+			return &RemoteError{URL: recipe.Redact(l.URL), Op: "clone", Err: err}
 		}
 		return nil
 	}
@@ -132,14 +131,14 @@ func (l Local) Refresh(ctx context.Context, offline bool) (warning, err error) {
 		return serr, nil
 	}
 	return nil, hint.With(fmt.Errorf("no local recipe catalogue: %w", serr),
-		"check $ABRA_CATALOGUE_URL (now "+redact(l.URL)+") and the network, or build one with 'abra catalogue generate <recipe>'")
+		"check $ABRA_CATALOGUE_URL (now "+recipe.Redact(l.URL)+") and the network, or build one with 'abra catalogue generate <recipe>'")
 }
 
 func (l Local) originURL(r *git.Repository) string {
 	if rem, err := r.Remote(git.DefaultRemoteName); err == nil && len(rem.Config().URLs) > 0 {
-		return redact(rem.Config().URLs[0])
+		return recipe.Redact(rem.Config().URLs[0])
 	}
-	return redact(l.URL)
+	return recipe.Redact(l.URL)
 }
 
 // Init makes Dir a new git repository whose origin is URL, for a catalogue
@@ -197,7 +196,7 @@ func (l Local) Publish(ctx context.Context, message string, files ...string) (st
 	if !changed {
 		return "", ErrNothingToPublish
 	}
-	sig := signature(r)
+	sig := recipe.Signature(r, time.Now())
 	h, err := wt.Commit(message, &git.CommitOptions{Author: sig, Committer: sig})
 	if err != nil {
 		return "", fmt.Errorf("publish: commit: %w", err)
@@ -208,28 +207,4 @@ func (l Local) Publish(ctx context.Context, message string, files ...string) (st
 			"the commit is kept in "+l.Dir+"; fix access to the remote and run the command again with --publish")
 	}
 	return h.String(), nil
-}
-
-func signature(r *git.Repository) *object.Signature {
-	sig := &object.Signature{Name: "abra", Email: "abra@localhost", When: time.Now()}
-	for _, scope := range []config.Scope{config.LocalScope, config.GlobalScope} {
-		cfg, err := r.ConfigScoped(scope)
-		if err != nil {
-			continue
-		}
-		if cfg.User.Name != "" && cfg.User.Email != "" {
-			sig.Name, sig.Email = cfg.User.Name, cfg.User.Email
-			return sig
-		}
-	}
-	return sig
-}
-
-// redact hides the password of an https://user:password@host URL.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

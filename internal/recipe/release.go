@@ -225,15 +225,15 @@ func (r *Repo) originURL() (string, error) {
 		return "", hint.With(fmt.Errorf("%s has no remote %q to publish to", r.dir, git.DefaultRemoteName),
 			"add one with 'git -C "+r.dir+" remote add origin <url>', or leave out --publish")
 	}
-	return redact(remote.Config().URLs[0]), nil
+	return Redact(remote.Config().URLs[0]), nil
 }
 
-// signature is the user's git identity (repository config, then global),
-// or abra's.
-func (r *Repo) signature(now time.Time) *object.Signature {
+// Signature is the user's git identity for commits and tags in repo (its
+// own config, then the global one), or abra's when neither names a user.
+func Signature(repo *git.Repository, now time.Time) *object.Signature {
 	sig := &object.Signature{Name: "abra", Email: "abra@localhost", When: now}
 	for _, scope := range []config.Scope{config.LocalScope, config.GlobalScope} {
-		if cfg, err := r.repo.ConfigScoped(scope); err == nil && cfg.User.Name != "" {
+		if cfg, err := repo.ConfigScoped(scope); err == nil && cfg.User.Name != "" {
 			sig.Name, sig.Email = cfg.User.Name, cfg.User.Email
 			return sig
 		}
@@ -264,7 +264,7 @@ func (r *Repo) commitAll(message string, now time.Time) (string, error) {
 		}
 		return head.Hash().String(), nil
 	}
-	sig := r.signature(now)
+	sig := Signature(r.repo, now)
 	h, err := wt.Commit(message, &git.CommitOptions{Author: sig, Committer: sig})
 	if err != nil {
 		return "", fmt.Errorf("commit: %w", err)
@@ -279,7 +279,7 @@ func (r *Repo) tag(name, message string, now time.Time) error {
 		return err
 	}
 	_, err = r.repo.CreateTag(name, head.Hash(), &git.CreateTagOptions{
-		Tagger:  r.signature(now),
+		Tagger:  Signature(r.repo, now),
 		Message: message,
 	})
 	if errors.Is(err, git.ErrTagExists) {

@@ -23,7 +23,7 @@ func Clone(ctx context.Context, remoteURL, dir string) (*Repo, error) {
 		Tags: git.AllTags,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("clone %s: %w", redact(remoteURL), err)
+		return nil, fmt.Errorf("clone %s: %w", Redact(remoteURL), err)
 	}
 	return Open(dir)
 }
@@ -44,7 +44,7 @@ func (r *Repo) Fetch(ctx context.Context) error {
 	}
 	where := r.dir
 	if urls := remote.Config().URLs; len(urls) > 0 {
-		where = redact(urls[0])
+		where = Redact(urls[0])
 	}
 	specs := append([]config.RefSpec{tagRefSpec}, remote.Config().Fetch...)
 	err = remote.FetchContext(ctx, &git.FetchOptions{
@@ -57,8 +57,9 @@ func (r *Repo) Fetch(ctx context.Context) error {
 	return nil
 }
 
-// redact hides the password of an https://user:password@host URL.
-func redact(raw string) string {
+// Redact hides the password of an https://user:password@host URL, for
+// messages that name a remote.
+func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw
