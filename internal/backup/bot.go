@@ -278,7 +278,7 @@ func (b *Bot) Create(ctx context.Context, o CreateOptions) (*CreateResult, error
 		if err != nil {
 			b.notify("fail", fmt.Sprintf("backup of %s failed: %v", o.App, err))
 		} else {
-			b.notify("success", fmt.Sprintf("backup of %s: snapshot %s, %d files, %d bytes", o.App, shortID(res.SnapshotID), res.Files, res.Bytes))
+			b.notify("success", fmt.Sprintf("backup of %s: snapshot %s, %d files, %d bytes", o.App, ShortID(res.SnapshotID), res.Files, res.Bytes))
 		}
 	}
 	return res, err
@@ -408,7 +408,7 @@ func (b *Bot) create(ctx context.Context, o CreateOptions) (*CreateResult, error
 				return err
 			}
 			obs.Note("restic backup", fmt.Sprintf("snapshot %s: %d new, %d changed, %d unmodified files, %d bytes added",
-				shortID(sum.SnapshotID), sum.FilesNew, sum.FilesChanged, sum.FilesUnmodified, sum.DataAdded))
+				ShortID(sum.SnapshotID), sum.FilesNew, sum.FilesChanged, sum.FilesUnmodified, sum.DataAdded))
 			return nil
 		}},
 		step.Step{Name: "post-hooks", Run: runPostHooks},

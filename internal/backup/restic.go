@@ -207,7 +207,7 @@ func (r *Restic) Backup(ctx context.Context, o BackupOptions) (BackupSummary, er
 	found, readErrs := scanMessages(&out, &sum)
 	var ee *ExitError
 	if errors.As(runErr, &ee) && ee.Code == resticExitIncomplete {
-		return sum, fmt.Errorf("restic could not read every file, snapshot %s is incomplete: %s", shortID(sum.SnapshotID), strings.Join(readErrs, "; "))
+		return sum, fmt.Errorf("restic could not read every file, snapshot %s is incomplete: %s", ShortID(sum.SnapshotID), strings.Join(readErrs, "; "))
 	}
 	if runErr != nil {
 		return sum, runErr
@@ -266,13 +266,14 @@ func (r *Restic) Snapshots(ctx context.Context) ([]ResticSnapshot, error) {
 	}
 	for i := range snaps {
 		if snaps[i].ShortID == "" {
-			snaps[i].ShortID = shortID(snaps[i].ID)
+			snaps[i].ShortID = ShortID(snaps[i].ID)
 		}
 	}
 	return snaps, nil
 }
 
-func shortID(id string) string {
+// ShortID is the first 8 characters of a snapshot ID, as restic shows them.
+func ShortID(id string) string {
 	if len(id) > 8 {
 		return id[:8]
 	}
@@ -305,9 +306,9 @@ func (r *Restic) Restore(ctx context.Context, snapshot, src, target string, del 
 	var sum RestoreSummary
 	_, errs := scanMessages(&out, &sum)
 	if err != nil {
-		what := "restore snapshot " + shortID(snapshot)
+		what := "restore snapshot " + ShortID(snapshot)
 		if src != "" {
-			what = fmt.Sprintf("restore %s of snapshot %s", src, shortID(snapshot))
+			what = fmt.Sprintf("restore %s of snapshot %s", src, ShortID(snapshot))
 		}
 		if len(errs) > 0 {
 			return sum, fmt.Errorf("%s: %w (%s)", what, err, strings.Join(errs, "; "))
@@ -321,7 +322,7 @@ func (r *Restic) Restore(ctx context.Context, snapshot, src, target string, del 
 func (r *Restic) NodeType(ctx context.Context, snapshot, path string) (string, error) {
 	var out bytes.Buffer
 	if err := r.run(ctx, &out, "ls", snapshot, path); err != nil {
-		return "", fmt.Errorf("list %s in snapshot %s: %w", path, shortID(snapshot), err)
+		return "", fmt.Errorf("list %s in snapshot %s: %w", path, ShortID(snapshot), err)
 	}
 	sc := bufio.NewScanner(&out)
 	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
@@ -342,7 +343,7 @@ func (r *Restic) NodeType(ctx context.Context, snapshot, path string) (string, e
 func (r *Restic) RestoreFile(ctx context.Context, snapshot, file string) error {
 	var out bytes.Buffer
 	if err := r.run(ctx, &out, "restore", snapshot, "--target", "/", "--include", file); err != nil {
-		return fmt.Errorf("restore %s of snapshot %s: %w", file, shortID(snapshot), err)
+		return fmt.Errorf("restore %s of snapshot %s: %w", file, ShortID(snapshot), err)
 	}
 	return nil
 }
@@ -350,7 +351,7 @@ func (r *Restic) RestoreFile(ctx context.Context, snapshot, file string) error {
 // Dump writes a file of the snapshot to w.
 func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) error {
 	if err := r.Runner.Run(ctx, w, "dump", "--retry-lock", r.retryLock().String(), snapshot, file); err != nil {
-		return fmt.Errorf("dump %s of snapshot %s: %w", file, shortID(snapshot), err)
+		return fmt.Errorf("dump %s of snapshot %s: %w", file, ShortID(snapshot), err)
 	}
 	return nil
 }
@@ -358,7 +359,7 @@ func (r *Restic) Dump(ctx context.Context, snapshot, file string, w io.Writer) e
 // DumpTar writes the snapshot's tree under dir to w as a tar stream.
 func (r *Restic) DumpTar(ctx context.Context, snapshot, dir string, w io.Writer) error {
 	if err := r.Runner.Run(ctx, w, "dump", "--retry-lock", r.retryLock().String(), "--archive", "tar", snapshot, dir); err != nil {
-		return fmt.Errorf("dump %s of snapshot %s: %w", dir, shortID(snapshot), err)
+		return fmt.Errorf("dump %s of snapshot %s: %w", dir, ShortID(snapshot), err)
 	}
 	return nil
 }

@@ -198,7 +198,7 @@ func TestResticBackupVerifyRestoreRoundTrip(t *testing.T) {
 			t.Fatalf("restored %s differs (%d bytes, want %d)", k, len(got[k]), len(v))
 		}
 	}
-	if rr.SafetySnapshotID == "" || rr.SnapshotID != cr.SnapshotID || !strings.Contains(rr.GoBack, shortID(rr.SafetySnapshotID)) {
+	if rr.SafetySnapshotID == "" || rr.SnapshotID != cr.SnapshotID || !strings.Contains(rr.GoBack, ShortID(rr.SafetySnapshotID)) {
 		t.Fatalf("Restore = %+v", rr)
 	}
 	// Safety snapshot (with backup hooks), restore pre-hook, scale down, restore, scale up, post-hook.

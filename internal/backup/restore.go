@@ -93,11 +93,11 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 				return hint.With(fmt.Errorf("safety snapshot of the current data: %w", err), "nothing was changed; fix the cause and restore again")
 			}
 			res.SafetySnapshotID = cr.SnapshotID
-			res.GoBack = fmt.Sprintf("abra app restore <domain> --snapshot %s", shortID(cr.SnapshotID))
+			res.GoBack = fmt.Sprintf("abra app restore <domain> --snapshot %s", ShortID(cr.SnapshotID))
 			if o.Service != "" {
-				res.GoBack = fmt.Sprintf("abra app restore <domain> %s --snapshot %s", o.Service, shortID(cr.SnapshotID))
+				res.GoBack = fmt.Sprintf("abra app restore <domain> %s --snapshot %s", o.Service, ShortID(cr.SnapshotID))
 			}
-			obs.Note("safety snapshot", "current data saved as snapshot "+shortID(cr.SnapshotID))
+			obs.Note("safety snapshot", "current data saved as snapshot "+ShortID(cr.SnapshotID))
 			return nil
 		}},
 		step.Step{Name: "restore pre-hooks", Run: func(ctx context.Context) error {
@@ -180,7 +180,7 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 		err = fmt.Errorf("restore %s: %w", o.App, err)
 		if res.SafetySnapshotID != "" {
 			err = hint.With(err, fmt.Sprintf("the data as it was before this restore is in safety snapshot %s: %s",
-				shortID(res.SafetySnapshotID), res.GoBack))
+				ShortID(res.SafetySnapshotID), res.GoBack))
 		}
 		return nil, err
 	}

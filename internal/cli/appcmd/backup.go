@@ -138,14 +138,6 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// shortID is the first 8 characters of a snapshot ID, as restic shows them.
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
-
 func joinOrDash(l []string) string {
 	if len(l) == 0 {
 		return "-"

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/app"
+	"coopcloud.tech/abra/internal/backup"
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/step"
@@ -64,7 +65,7 @@ func runBackupCreate(ctx context.Context, o *backupCreateOptions) error {
 	if o.json {
 		return ui.JSON(o.f.IO, res)
 	}
-	fmt.Fprintf(o.f.IO.Err, "%s: snapshot %s of %s: %d files, %s\n", a.Domain, shortID(res.SnapshotID), joinOrDash(res.Services), res.Files, humanBytes(res.Bytes))
+	fmt.Fprintf(o.f.IO.Err, "%s: snapshot %s of %s: %d files, %s\n", a.Domain, backup.ShortID(res.SnapshotID), joinOrDash(res.Services), res.Files, humanBytes(res.Bytes))
 	fmt.Fprintln(o.f.IO.Out, res.SnapshotID)
 	return nil
 }
@@ -79,7 +80,7 @@ func preUpgradeBackup(ctx context.Context, f *command.Factory, c swarm.Cluster, 
 		res, err := b.Create(ctx, a, app.CreateBackupOptions{Tags: app.PreUpgradeTags(current)})
 		p.done()
 		if err == nil {
-			obs.Note("back up", fmt.Sprintf("snapshot %s: %d files, %s", shortID(res.SnapshotID), res.Files, humanBytes(res.Bytes)))
+			obs.Note("back up", fmt.Sprintf("snapshot %s: %d files, %s", backup.ShortID(res.SnapshotID), res.Files, humanBytes(res.Bytes)))
 		}
 		return err
 	}})

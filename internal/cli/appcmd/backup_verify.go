@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"coopcloud.tech/abra/internal/backup"
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/ui"
 )
@@ -53,6 +54,6 @@ func runBackupVerify(ctx context.Context, o *backupVerifyOptions) error {
 	if o.json {
 		return ui.JSON(o.f.IO, res)
 	}
-	fmt.Fprintf(o.f.IO.Err, "%s: snapshot %s verified: %d files, %s restored and checked\n", a.Domain, shortID(res.SnapshotID), res.Files, humanBytes(res.Bytes))
+	fmt.Fprintf(o.f.IO.Err, "%s: snapshot %s verified: %d files, %s restored and checked\n", a.Domain, backup.ShortID(res.SnapshotID), res.Files, humanBytes(res.Bytes))
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/app"
+	"coopcloud.tech/abra/internal/backup"
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/ui"
@@ -88,10 +89,10 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 // printRestored says what was restored and how to go back.
 func printRestored(f *command.Factory, a *app.App, service string, res app.RestoreResult) {
 	w := f.IO.Err
-	fmt.Fprintf(w, "%s: restored %s from snapshot %s\n", a.Domain, joinOrDash(res.Services), shortID(res.SnapshotID))
+	fmt.Fprintf(w, "%s: restored %s from snapshot %s\n", a.Domain, joinOrDash(res.Services), backup.ShortID(res.SnapshotID))
 	if res.SafetySnapshotID != "" {
 		fmt.Fprintf(w, "the data from before is in safety snapshot %s; to go back:\n  abra app restore %s%s --snapshot %s\n",
-			shortID(res.SafetySnapshotID), a.Domain, prefixed(" ", service), shortID(res.SafetySnapshotID))
+			backup.ShortID(res.SafetySnapshotID), a.Domain, prefixed(" ", service), backup.ShortID(res.SafetySnapshotID))
 	}
 }
 
