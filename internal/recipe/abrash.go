@@ -1,7 +1,6 @@
 package recipe
 
 import (
-	"bufio"
 	"bytes"
 	"regexp"
 	"strings"
@@ -15,13 +14,15 @@ var exportLine = regexp.MustCompile(`^\s*export\s+([A-Za-z_][A-Za-z0-9_]*)=(.*)$
 // Values may be quoted with ' or "; anything after an unquoted # is a comment.
 func Exports(script []byte) map[string]string {
 	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(script))
-	for sc.Scan() {
-		m := exportLine.FindStringSubmatch(sc.Text())
+	// Not a bufio.Scanner: it stops at a line longer than 64 KiB (an
+	// embedded certificate or blob), and the exports after it would be lost.
+	for line := range bytes.Lines(script) {
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		m := exportLine.FindSubmatch(line)
 		if m == nil {
 			continue
 		}
-		out[m[1]] = shellWord(strings.TrimSpace(m[2]))
+		out[string(m[1])] = shellWord(strings.TrimSpace(string(m[2])))
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package recipe
 
 import (
 	"maps"
+	"strings"
 	"testing"
 )
 
@@ -24,5 +25,14 @@ func TestExports(t *testing.T) {
 				t.Fatalf("Exports() = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A line longer than bufio.Scanner's 64 KiB once hid every export after it.
+func TestExportsAfterALongLine(t *testing.T) {
+	script := "export A=1\nCERT='" + strings.Repeat("x", 100_000) + "'\nexport B=2\n"
+	want := map[string]string{"A": "1", "B": "2"}
+	if got := Exports([]byte(script)); !maps.Equal(got, want) {
+		t.Fatalf("Exports() = %v, want %v", got, want)
 	}
 }

@@ -149,38 +149,3 @@ func TestZeroVersion(t *testing.T) {
 		t.Error("zero Version must sort first")
 	}
 }
-
-func FuzzParseVersion(f *testing.F) {
-	for _, s := range []string{
-		"1.2.0+6.4.1", "0.3.0+v2.4.8", "2.0.1+1.27.2-alpine", "v1.0.0", "1.0.0",
-		"1.0.0-rc.1+2.0", "1.2+3", "01.0.0", "1.0.0+", "1.0.0+a..b", "",
-	} {
-		f.Add(s, "1.0.0+1.0")
-	}
-	f.Fuzz(func(t *testing.T, a, b string) {
-		va, err := ParseVersion(a)
-		if err != nil {
-			if !errors.Is(err, ErrInvalidVersion) {
-				t.Fatalf("ParseVersion(%q): error %v does not wrap ErrInvalidVersion", a, err)
-			}
-			return
-		}
-		if va.String() != a {
-			t.Fatalf("ParseVersion(%q).String() = %q", a, va.String())
-		}
-		again, err := ParseVersion(va.String())
-		if err != nil {
-			t.Fatalf("reparse %q: %v", va.String(), err)
-		}
-		if again.Compare(va) != 0 || again.Upstream() != va.Upstream() || !again.Recipe().Equal(va.Recipe()) {
-			t.Fatalf("reparse of %q differs: %q", a, again)
-		}
-		vb, err := ParseVersion(b)
-		if err != nil {
-			return
-		}
-		if ab, ba := va.Compare(vb), vb.Compare(va); ab != -ba || (ab == 0) != (a == b) {
-			t.Fatalf("Compare(%q, %q) = %d, reverse %d", a, b, ab, ba)
-		}
-	})
-}
