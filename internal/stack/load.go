@@ -6,6 +6,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,7 +15,10 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/compose/loader"
 	"github.com/docker/cli/cli/compose/schema"
+	"github.com/docker/cli/cli/compose/template"
 	composetypes "github.com/docker/cli/cli/compose/types"
+
+	"coopcloud.tech/abra/internal/guard"
 )
 
 // LoadOptions says which compose files to load and with which environment.
@@ -51,6 +55,10 @@ func ComposeFiles(value string) []string {
 }
 
 // Load reads, interpolates, validates and merges the compose files.
+//
+// A recipe is outside input, so unlike `docker stack deploy` Load refuses
+// files that lie outside Dir: compose files, and the files they make the
+// loader and converter read (FileRefs), checked before anything reads them.
 func Load(opts LoadOptions) (*Loaded, error) {
 	if len(opts.Files) == 0 {
 		return nil, errors.New("no compose files given")
@@ -61,9 +69,12 @@ func Load(opts LoadOptions) (*Loaded, error) {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(opts.Dir, name)
 		}
-		data, err := os.ReadFile(path)
+		data, err := guard.ReadFile(opts.Dir, name)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
+			switch {
+			case errors.Is(err, guard.ErrOutside):
+				return nil, fmt.Errorf("COMPOSE_FILE: %w", err)
+			case errors.Is(err, os.ErrNotExist):
 				return nil, fmt.Errorf("compose file %s: does not exist (listed in COMPOSE_FILE)", path)
 			}
 			return nil, fmt.Errorf("compose file %s: %w", path, err)
@@ -71,6 +82,11 @@ func Load(opts LoadOptions) (*Loaded, error) {
 		dict, err := loader.ParseYAML(data)
 		if err != nil {
 			return nil, fmt.Errorf("compose file %s: %w", path, err)
+		}
+		for _, ref := range FileRefs(name, dict, opts.Env) {
+			if err := guard.Inside(opts.Dir, ref.Path); err != nil {
+				return nil, ref.wrap(err)
+			}
 		}
 		details.ConfigFiles = append(details.ConfigFiles, composetypes.ConfigFile{Filename: path, Config: dict})
 	}
@@ -106,6 +122,83 @@ func Load(opts LoadOptions) (*Loaded, error) {
 		}
 	}
 	return &Loaded{Config: cfg, Warnings: warnings}, nil
+}
+
+// FileRef is a file that a compose file makes docker/cli read on the
+// machine running abra: the loader reads services' env_file, the converter
+// the file of configs and secrets.
+type FileRef struct {
+	Compose string // the compose file, as listed
+	Field   string // e.g. configs.nginx_conf.file, services.app.env_file
+	Value   string // as written
+	Path    string // interpolated: what docker/cli opens, relative to the recipe
+}
+
+func (r FileRef) wrap(err error) error {
+	return fmt.Errorf("%s: %s: %w", r.Compose, r.Field, err)
+}
+
+// FileRefs returns the files a parsed compose file (loader.ParseYAML) makes
+// docker/cli read, interpolated with env as the loader interpolates them:
+// configs.*.file and secrets.*.file unless external, and services.*.env_file
+// (a string or a list). A value that does not interpolate is left out:
+// loading fails on it before anything is read.
+func FileRefs(composeFile string, dict map[string]any, env map[string]string) []FileRef {
+	var refs []FileRef
+	add := func(field string, v any) {
+		s, ok := v.(string)
+		if !ok {
+			return
+		}
+		p, err := template.Substitute(s, func(k string) (string, bool) {
+			v, ok := env[k]
+			return v, ok
+		})
+		if err != nil {
+			return
+		}
+		refs = append(refs, FileRef{Compose: composeFile, Field: field, Value: s, Path: p})
+	}
+	for _, kind := range []string{"configs", "secrets"} {
+		defs, _ := dict[kind].(map[string]any)
+		for _, key := range slices.Sorted(maps.Keys(defs)) {
+			def, _ := defs[key].(map[string]any)
+			if def == nil || external(def["external"]) {
+				continue
+			}
+			if f, ok := def["file"]; ok {
+				add(kind+"."+key+".file", f)
+			}
+		}
+	}
+	services, _ := dict["services"].(map[string]any)
+	for _, name := range slices.Sorted(maps.Keys(services)) {
+		svc, _ := services[name].(map[string]any)
+		field := "services." + name + ".env_file"
+		switch ef := svc["env_file"].(type) {
+		case string:
+			add(field, ef)
+		case []any:
+			for i, e := range ef {
+				add(fmt.Sprintf("%s[%d]", field, i), e)
+			}
+		}
+	}
+	return refs
+}
+
+// external reports whether a config or secret is external (true, or the
+// deprecated external: {name: …}); docker/cli then reads no file.
+func external(v any) bool {
+	switch t := v.(type) {
+	case bool:
+		return t
+	case string:
+		return strings.EqualFold(t, "true")
+	case map[string]any:
+		return true
+	}
+	return false
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -1,10 +1,14 @@
 package stack
 
 import (
+	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"coopcloud.tech/abra/internal/guard"
 )
 
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -132,5 +136,163 @@ func TestLoadErrorsNameTheFile(t *testing.T) {
 	_, err := Load(LoadOptions{Dir: dir, Files: []string{"compose.yml", "compose.missing.yml"}, Env: map[string]string{}})
 	if err == nil || !strings.Contains(err.Error(), "compose.missing.yml") || !strings.Contains(err.Error(), "COMPOSE_FILE") {
 		t.Fatalf("err = %v, want one naming the missing file and COMPOSE_FILE", err)
+	}
+}
+
+// outsideTree is a recipe directory beside a file standing for /etc/shadow.
+func outsideTree(t *testing.T, files map[string]string, links map[string]string) (dir, secret string) {
+	t.Helper()
+	base := t.TempDir()
+	dir = filepath.Join(base, "recipe")
+	secret = filepath.Join(base, "shadow")
+	if err := os.WriteFile(secret, []byte("SHADOW=root:secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range links {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(strings.ReplaceAll(target, "SECRET", secret), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, secret
+}
+
+const appService = "version: \"3.8\"\nservices:\n  app:\n    image: nginx:1\n"
+
+// TestLoadRefusesFilesOutsideTheRecipe: docker stack deploy reads any path a
+// compose file names; a recipe is outside input, so abra refuses to read, and
+// ship to a server, a file outside it.
+func TestLoadRefusesFilesOutsideTheRecipe(t *testing.T) {
+	configFile := func(file string) string {
+		return appService + "    configs: [{source: conf, target: /c}]\nconfigs:\n  conf:\n    file: " + file + "\n"
+	}
+	tests := []struct {
+		name  string
+		files map[string]string
+		links map[string]string
+		list  []string // COMPOSE_FILE; nil means compose.yml
+		env   map[string]string
+		want  string // SECRET stands for the outside file's path
+	}{
+		{name: "config file absolute", files: map[string]string{"compose.yml": configFile("SECRET")},
+			want: "compose.yml: configs.conf.file: SECRET is outside the recipe"},
+		{name: "config file climbing out", files: map[string]string{"compose.yml": configFile("../shadow")},
+			want: "compose.yml: configs.conf.file: ../shadow is outside the recipe"},
+		{name: "config file interpolated", files: map[string]string{"compose.yml": configFile("${CONF}")},
+			env:  map[string]string{"CONF": "../../etc/shadow"},
+			want: "compose.yml: configs.conf.file: ../../etc/shadow is outside the recipe"},
+		{name: "config file a symlink out", files: map[string]string{"compose.yml": configFile("nginx.conf")},
+			links: map[string]string{"nginx.conf": "SECRET"},
+			want:  "compose.yml: configs.conf.file: nginx.conf is outside the recipe (nginx.conf links to SECRET)"},
+		{name: "config file in a symlinked directory out", files: map[string]string{"compose.yml": configFile("conf/x.conf")},
+			links: map[string]string{"conf": "../.."},
+			want:  "conf links to ../.."},
+		{name: "secret file", files: map[string]string{"compose.yml": appService + "secrets:\n  pw:\n    file: ../shadow\n"},
+			want: "compose.yml: secrets.pw.file: ../shadow is outside the recipe"},
+		{name: "env_file string", files: map[string]string{"compose.yml": appService + "    env_file: ../shadow\n"},
+			want: "compose.yml: services.app.env_file: ../shadow is outside the recipe"},
+		{name: "env_file list", files: map[string]string{"compose.yml": appService + "    env_file: [.env.ok, SECRET]\n", ".env.ok": "A=1\n"},
+			want: "compose.yml: services.app.env_file[1]: SECRET is outside the recipe"},
+		{name: "env_file a symlink out", files: map[string]string{"compose.yml": appService + "    env_file: app.env\n"},
+			links: map[string]string{"app.env": "../shadow"},
+			want:  "services.app.env_file: app.env is outside the recipe (app.env links to ../shadow)"},
+		{name: "in an overlay", files: map[string]string{"compose.yml": appService, "compose.x.yml": "version: \"3.8\"\nservices:\n  app:\n    env_file: /etc/shadow\n"},
+			list: []string{"compose.yml", "compose.x.yml"},
+			want: "compose.x.yml: services.app.env_file: /etc/shadow is outside the recipe"},
+		{name: "compose file a symlink out", links: map[string]string{"compose.yml": "SECRET"},
+			want: "COMPOSE_FILE: compose.yml is outside the recipe (compose.yml links to SECRET)"},
+		{name: "compose file absolute", files: map[string]string{"compose.yml": appService},
+			list: []string{"compose.yml", "SECRET"},
+			want: "COMPOSE_FILE: SECRET is outside the recipe"},
+		{name: "compose file climbing out", files: map[string]string{"compose.yml": appService},
+			list: []string{"compose.yml", "../shadow"},
+			want: "COMPOSE_FILE: ../shadow is outside the recipe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, secret := outsideTree(t, tt.files, tt.links)
+			list := tt.list
+			if list == nil {
+				list = []string{"compose.yml"}
+			}
+			for i := range list {
+				list[i] = strings.ReplaceAll(list[i], "SECRET", secret)
+			}
+			// Files are written after the temporary directory is known.
+			if c, ok := tt.files["compose.yml"]; ok && strings.Contains(c, "SECRET") {
+				if err := os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(strings.ReplaceAll(c, "SECRET", secret)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := map[string]string{}
+			maps.Copy(env, tt.env)
+			l, err := Load(LoadOptions{Dir: dir, Files: list, Env: env})
+			if err == nil {
+				_, err = Plan("x", l.Config)
+			}
+			want := strings.ReplaceAll(tt.want, "SECRET", secret)
+			if !errors.Is(err, guard.ErrOutside) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want ErrOutside and %q", err, want)
+			}
+		})
+	}
+}
+
+// TestLoadFollowsSymlinksInsideTheRecipe: a recipe may share files by symlink.
+func TestLoadFollowsSymlinksInsideTheRecipe(t *testing.T) {
+	dir, _ := outsideTree(t, map[string]string{
+		"shared/compose.base.yml": appService + "    env_file: app.env\n    configs: [{source: conf, target: /c}]\n" +
+			"configs:\n  conf:\n    file: nginx.conf\n",
+		"shared/nginx.conf": "server {}\n",
+		"shared/app.env":    "FROM_ENV_FILE=1\n",
+	}, map[string]string{
+		"compose.yml": "shared/compose.base.yml",
+		"nginx.conf":  "shared/nginx.conf",
+		"app.env":     "shared/../shared/app.env",
+	})
+	l, err := Load(LoadOptions{Dir: dir, Files: []string{"compose.yml"}, Env: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if envOf(t, l, "app")["FROM_ENV_FILE"] != "1" {
+		t.Error("env_file through a symlink not read")
+	}
+	spec, err := Plan("x", l.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Configs) != 1 || string(spec.Configs[0].Data) != "server {}\n" {
+		t.Errorf("configs = %+v, want nginx.conf's content", spec.Configs)
+	}
+}
+
+func TestFileRefs(t *testing.T) {
+	dict := map[string]any{
+		"configs": map[string]any{
+			"a":   map[string]any{"file": "${DIR:-conf}/a.conf"},
+			"ext": map[string]any{"external": true, "file": "/ignored"},
+			"old": map[string]any{"external": map[string]any{"name": "x"}},
+		},
+		"secrets":  map[string]any{"pw": map[string]any{"file": "pw.txt"}},
+		"services": map[string]any{"app": map[string]any{"env_file": []any{"a.env", "${BAD:?x}"}}, "db": map[string]any{"env_file": "db.env"}},
+	}
+	var got []string
+	for _, r := range FileRefs("compose.yml", dict, map[string]string{}) {
+		got = append(got, r.Field+"="+r.Path)
+	}
+	want := "configs.a.file=conf/a.conf secrets.pw.file=pw.txt services.app.env_file[0]=a.env services.db.env_file=db.env"
+	if strings.Join(got, " ") != want {
+		t.Errorf("FileRefs = %s, want %s", strings.Join(got, " "), want)
 	}
 }
