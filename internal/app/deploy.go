@@ -7,13 +7,13 @@ import (
 	"maps"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	composetypes "github.com/docker/cli/cli/compose/types"
 
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/recipe"
 	"coopcloud.tech/abra/internal/recipe/lint"
@@ -304,8 +304,11 @@ func (d *Deployer) noteLogs(ctx context.Context, a *App, statuses []stack.Servic
 // postCommands runs "<service> <function> [args]" entries, separated by "|",
 // as `abra app cmd` would: each abra.sh function inside its service's container.
 func (d *Deployer) postCommands(ctx context.Context, a *App, src *Source, key, value string) error {
-	script, err := os.ReadFile(filepath.Join(src.Dir, "abra.sh"))
+	script, err := guard.ReadFile(src.Dir, "abra.sh")
 	if err != nil {
+		if errors.Is(err, guard.ErrOutside) {
+			return fmt.Errorf("%s: recipe %s: %w", key, src.Recipe, err)
+		}
 		return fmt.Errorf("%s is set but the recipe has no abra.sh: %w", key, err)
 	}
 	for entry := range strings.SplitSeq(value, "|") {
@@ -403,9 +406,9 @@ func CheckManager(ctx context.Context, c swarm.Cluster, serverName string) error
 // app env file, the `export` lines of the recipe's abra.sh, STACK_NAME and DOMAIN.
 func Env(a *App, dir string) (map[string]string, error) {
 	env := map[string]string{}
-	script, err := os.ReadFile(filepath.Join(dir, "abra.sh"))
+	script, err := guard.ReadFile(dir, "abra.sh")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return nil, fmt.Errorf("recipe %s: %w", a.Recipe(), err)
 	}
 	maps.Copy(env, recipe.Exports(script))
 	maps.Copy(env, a.Env.Values())

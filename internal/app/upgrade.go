@@ -3,10 +3,10 @@ package app
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/recipe"
 )
@@ -93,7 +93,7 @@ func ReleaseNotes(dir string, cands []recipe.Release, target recipe.Release, d D
 		if d == Down && c.Version.Compare(target.Version) < 0 {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, "release", c.Tag))
+		b, err := guard.ReadFile(dir, filepath.Join("release", c.Tag))
 		if err != nil {
 			continue
 		}
