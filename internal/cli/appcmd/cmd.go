@@ -2,11 +2,11 @@ package appcmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -14,6 +14,7 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/swarm"
 )
 
@@ -76,8 +77,11 @@ func runCmd(ctx context.Context, o *cmdOptions) error {
 		return err
 	}
 	defer src.Close()
-	script, err := os.ReadFile(filepath.Join(src.Dir, "abra.sh"))
+	script, err := guard.ReadFile(src.Dir, "abra.sh")
 	if err != nil {
+		if errors.Is(err, guard.ErrOutside) {
+			return fmt.Errorf("recipe %s: %w", a.Recipe(), err)
+		}
 		return fmt.Errorf("recipe %s has no abra.sh: %w", a.Recipe(), err)
 	}
 	if o.list {

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/recipe"
 )
 
@@ -86,8 +85,7 @@ func runNew(ctx context.Context, o *newOptions) error {
 		return err
 	}
 	defer src.Close()
-	samplePath := filepath.Join(src.Dir, ".env.sample")
-	sample, err := os.ReadFile(samplePath)
+	sample, err := guard.ReadFile(src.Dir, ".env.sample")
 	if err != nil {
 		return fmt.Errorf("recipe %s: read .env.sample: %w", o.recipe, err)
 	}
