@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/step"
 )
@@ -81,10 +82,10 @@ func (r *Repo) Release(ctx context.Context, opts ReleaseOptions) (ReleasePlan, e
 	moveNext := false
 	switch {
 	case fileExists(filepath.Join(r.dir, notesPath)):
-		notes, err = os.ReadFile(filepath.Join(r.dir, notesPath))
+		notes, err = guard.ReadFile(r.dir, notesPath)
 		plan.Notes = filepath.ToSlash(notesPath)
 	case fileExists(filepath.Join(r.dir, NextNotes)):
-		notes, err = os.ReadFile(filepath.Join(r.dir, NextNotes))
+		notes, err = guard.ReadFile(r.dir, NextNotes)
 		plan.Notes = filepath.ToSlash(notesPath)
 		notesStep = "move " + NextNotes + " to " + plan.Notes
 		moveNext = true
@@ -220,12 +221,22 @@ func (r *Repo) branch() (string, error) {
 }
 
 func (r *Repo) originURL() (string, error) {
-	remote, err := r.repo.Remote(git.DefaultRemoteName)
-	if err != nil || len(remote.Config().URLs) == 0 {
+	url, ok := r.Origin()
+	if !ok {
 		return "", hint.With(fmt.Errorf("%s has no remote %q to publish to", r.dir, git.DefaultRemoteName),
 			"add one with 'git -C "+r.dir+" remote add origin <url>', or leave out --publish")
 	}
-	return Redact(remote.Config().URLs[0]), nil
+	return url, nil
+}
+
+// Origin returns the URL of the clone's origin remote, credentials redacted,
+// and false when it has none. Only the clone's config is read, never the network.
+func (r *Repo) Origin() (string, bool) {
+	remote, err := r.repo.Remote(git.DefaultRemoteName)
+	if err != nil || len(remote.Config().URLs) == 0 {
+		return "", false
+	}
+	return Redact(remote.Config().URLs[0]), true
 }
 
 // Signature is the user's git identity for commits and tags in repo (its

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"coopcloud.tech/abra/internal/guard"
 )
 
 func TestRelease(t *testing.T) {
@@ -159,5 +161,41 @@ func TestReleaseWithoutNotesWarns(t *testing.T) {
 	}
 	if got := runGit(t, r.Dir(), "tag", "-l", "--format=%(contents)", "1.0.1+1.2.0"); strings.TrimSpace(got) != "1.0.1+1.2.0" {
 		t.Errorf("tag message %q, want the version", got)
+	}
+}
+
+// TestReleaseNotesOutsideTheRecipeRefused: release/next as a symlink out of
+// the recipe would copy that file into release/<version>, commit and push it.
+func TestReleaseNotesOutsideTheRecipeRefused(t *testing.T) {
+	for _, notes := range []string{NextNotes, "release/1.0.1+1.2.0"} {
+		t.Run(notes, func(t *testing.T) {
+			r := releasedRecipe(t, "1.0.0+1.2.0")
+			shadow := filepath.Join(t.TempDir(), "shadow")
+			writeFile(t, shadow, "root:SECRET-HASH\n", 0o600)
+			if err := os.MkdirAll(filepath.Join(r.Dir(), "release"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(shadow, filepath.Join(r.Dir(), filepath.FromSlash(notes))); err != nil {
+				t.Fatal(err)
+			}
+			_, err := r.Release(context.Background(), ReleaseOptions{Version: "1.0.1+1.2.0"})
+			if !errors.Is(err, guard.ErrOutside) || !strings.Contains(err.Error(), notes+" is outside the recipe") {
+				t.Fatalf("err = %v, want ErrOutside naming %s", err, notes)
+			}
+			if got := runGit(t, r.Dir(), "tag", "-l", "1.0.1+1.2.0"); got != "" {
+				t.Errorf("tagged anyway: %s", got)
+			}
+		})
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	r := releasedRecipe(t, "1.0.0+1.2.0")
+	if url, ok := r.Origin(); ok {
+		t.Errorf("Origin = %q, want none", url)
+	}
+	runGit(t, r.Dir(), "remote", "add", "origin", "https://user:token@git.coopcloud.tech/coop-cloud/web.git")
+	if url, ok := open(t, r.Dir()).Origin(); !ok || strings.Contains(url, "token") || !strings.Contains(url, "git.coopcloud.tech/coop-cloud/web.git") {
+		t.Errorf("Origin = %q, %v, want the URL without credentials", url, ok)
 	}
 }
