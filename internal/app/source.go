@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/recipe"
 )
@@ -46,6 +47,9 @@ func (s Store) OpenRecipe(name string) (*recipe.Repo, error) {
 	if name == "" {
 		return nil, errors.New("no recipe named: the env file needs TYPE=<recipe> (or RECIPE=)")
 	}
+	if err := guard.RecipeName(name); err != nil {
+		return nil, hint.With(err, "run 'abra recipe ls' to see the catalogue's recipes")
+	}
 	repo, err := recipe.Open(s.RecipeDir(name))
 	if err != nil {
 		return nil, hint.With(fmt.Errorf("recipe %s: %w", name, err), "run 'abra recipe fetch "+name+"' first")
@@ -70,6 +74,11 @@ func (s Store) Checkout(ctx context.Context, name, version string, chaos bool) (
 		return &Source{Recipe: name, Dir: s.RecipeDir(name), Chaos: true, Commit: commit, Dirty: dirty}, nil
 	}
 	var rel recipe.Release
+	if version != "" {
+		if err := guard.Version(version); err != nil {
+			return nil, hint.With(err, "list versions with 'abra recipe versions "+name+"'")
+		}
+	}
 	if version == "" {
 		rel, err = repo.Latest()
 		if errors.Is(err, recipe.ErrNoReleases) {

@@ -170,7 +170,7 @@ func newestAbove(store Store, recipeName, version string) string {
 	if err != nil {
 		return ""
 	}
-	repo, err := recipe.Open(store.RecipeDir(recipeName))
+	repo, err := store.OpenRecipe(recipeName)
 	if err != nil {
 		return ""
 	}

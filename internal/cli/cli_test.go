@@ -131,8 +131,8 @@ func TestBadInput(t *testing.T) {
 		{name: "not a swarm manager", args: []string{"app", "deploy", "app.example.org", "-n"}, code: ExitFailure,
 			setup:    func(t *testing.T, fx *fixture) { fx.cluster.Node.SwarmState = "inactive" },
 			contains: []string{"not a swarm manager", "hint: run on the server: docker swarm init"}},
-		{name: "server rm with apps", args: []string{"server", "rm", "default"}, code: ExitFailure,
-			contains: []string{"server still has apps", "--force"}},
+		{name: "server rm asks, naming the env files that would go", args: []string{"server", "rm", "default"}, code: ExitUsage,
+			contains: []string{"forget server default", "app.example.org", "pass --force"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 )
 
@@ -27,7 +28,8 @@ var ErrHasApps = errors.New("server still has apps")
 // Store is the servers directory, $ABRA_DIR/servers.
 type Store struct{ Dir string }
 
-// Path is the directory of the named server.
+// Path is the directory of the named server. The name must have passed
+// guard.ServerName (Check does that), so the path never leaves Dir.
 func (s Store) Path(name string) string { return filepath.Join(s.Dir, name) }
 
 // List returns the registered server names, sorted. Symlinked directories count.
@@ -53,14 +55,22 @@ func (s Store) List() ([]string, error) {
 	return names, nil
 }
 
-// Exists reports whether the server is registered.
+// Exists reports whether the server is registered: a valid name with a
+// directory (or a symlink to one) under Dir.
 func (s Store) Exists(name string) bool {
+	if guard.ServerName(name) != nil {
+		return false
+	}
 	fi, err := os.Stat(s.Path(name))
 	return err == nil && fi.IsDir()
 }
 
-// Check returns an error naming the server, with a hint, when it is not registered.
+// Check returns an error naming the server, with a hint, when the name is not
+// valid or the server is not registered.
 func (s Store) Check(name string) error {
+	if err := guard.ServerName(name); err != nil {
+		return hint.With(err, "run 'abra server ls' to see your servers")
+	}
 	if s.Exists(name) {
 		return nil
 	}
@@ -87,6 +97,9 @@ func (s Store) Add(name string) (created bool, err error) {
 
 // Apps lists the env files (app domains) stored for the server.
 func (s Store) Apps(name string) ([]string, error) {
+	if err := guard.ServerName(name); err != nil {
+		return nil, err
+	}
 	entries, err := os.ReadDir(s.Path(name))
 	if err != nil {
 		return nil, err
@@ -100,8 +113,9 @@ func (s Store) Apps(name string) ([]string, error) {
 	return apps, nil
 }
 
-// Remove unregisters a server. It refuses while app env files exist there,
-// unless force is set, in which case the env files go too.
+// Remove unregisters a server: only the registered server's own directory
+// under Dir goes (a symlinked one is only unlinked). It refuses while app env
+// files exist there, unless force is set, in which case the env files go too.
 func (s Store) Remove(name string, force bool) error {
 	if err := s.Check(name); err != nil {
 		return err
@@ -122,12 +136,7 @@ func (s Store) Remove(name string, force bool) error {
 }
 
 // ValidName rejects names that cannot be a directory name or a host.
-func ValidName(name string) error {
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\ \t\n") {
-		return fmt.Errorf("invalid server name %q: use a host name like example.org or an ~/.ssh/config alias", name)
-	}
-	return nil
-}
+func ValidName(name string) error { return guard.ServerName(name) }
 
 // SSHTarget is the host name and port the system ssh client uses for a server
 // name (an ~/.ssh/config alias, or user@host[:port]), as `ssh -G` reports them.
@@ -139,7 +148,7 @@ func SSHTarget(name string) (host, port string) {
 	if h, p, err := net.SplitHostPort(host); err == nil {
 		return h, p
 	}
-	out, err := exec.Command("ssh", "-G", name).Output()
+	out, err := exec.Command("ssh", "-G", "--", name).Output()
 	if err != nil {
 		return host, port
 	}

@@ -16,6 +16,7 @@ import (
 
 	"coopcloud.tech/abra/internal/catalogue"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/registry"
 )
@@ -184,6 +185,9 @@ func (o *generateOptions) sources(cfg catalogue.Config, prev catalogue.Catalogue
 	}
 	var out []catalogue.Source
 	for _, name := range names {
+		if err := guard.RecipeName(name); err != nil {
+			return nil, err
+		}
 		out = append(out, catalogue.Source{Name: name, URL: cfg.RecipeURL(name), Dir: o.f.Store().RecipeDir(name)})
 	}
 	return out, nil

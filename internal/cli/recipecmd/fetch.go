@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/recipe"
 )
@@ -66,6 +67,9 @@ func newFetchCmd(f *command.Factory, runF func(context.Context, *fetchOptions) e
 }
 
 func runFetch(ctx context.Context, o *fetchOptions) error {
+	if err := guard.RecipeName(o.name); err != nil {
+		return &command.UsageError{Err: err}
+	}
 	dir := o.f.Store().RecipeDir(o.name)
 	if _, err := os.Stat(dir); err == nil {
 		if o.f.Offline {

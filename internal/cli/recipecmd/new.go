@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/recipe"
 	"coopcloud.tech/abra/internal/recipe/template"
 )
@@ -27,6 +28,9 @@ catalogue's metadata block, committed to a new git repository.`,
 }
 
 func runNew(_ context.Context, f *command.Factory, name string) error {
+	if err := guard.RecipeName(name); err != nil {
+		return &command.UsageError{Err: err}
+	}
 	dir := f.Store().RecipeDir(name)
 	if err := template.Write(dir, name); err != nil {
 		return fmt.Errorf("recipe new: %w", err)
