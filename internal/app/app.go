@@ -4,6 +4,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"coopcloud.tech/abra/internal/envfile"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/server"
 )
@@ -21,6 +23,10 @@ var ErrUnknown = errors.New("unknown app")
 
 // ErrExists is returned when creating an app whose domain is already taken.
 var ErrExists = errors.New("app already exists")
+
+// ErrStackTaken is returned when two apps on one server would get the same
+// stack name, and so share services, secrets and volumes.
+var ErrStackTaken = errors.New("stack name already taken")
 
 // MaxStackNameLength keeps derived Docker names (<stack>_<secret>_<version>,
 // <stack>_<service>) within Docker's 64-character limit, as abra does.
@@ -72,9 +78,10 @@ func (a *App) Pin(version string) error {
 func (a *App) StackName() string { return StackName(a.Domain) }
 
 // StackName turns a domain into a stack name: dots become underscores and the
-// result is cut to MaxStackNameLength characters.
+// result is cut to MaxStackNameLength characters. Domains are compared
+// case-insensitively, so the stack name is lowercase.
 func StackName(domain string) string {
-	s := strings.ReplaceAll(domain, ".", "_")
+	s := strings.ReplaceAll(strings.ToLower(domain), ".", "_")
 	if len(s) > MaxStackNameLength {
 		s = s[:MaxStackNameLength]
 	}
@@ -83,6 +90,57 @@ func StackName(domain string) string {
 
 // Save writes the env file atomically.
 func (a *App) Save() error { return a.Env.WriteFile(a.Path) }
+
+// Update changes the app's env file safely against other writers: under the
+// env-file lock it reads the file as it is on disk now (another abra may have
+// changed it since a was loaded), applies change to it, writes it atomically
+// and makes it a's env.
+func (s Store) Update(ctx context.Context, a *App, change func(*envfile.File) error) error {
+	unlock, err := s.lockEnv(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	env, err := envfile.Load(a.Path)
+	if err != nil {
+		return err
+	}
+	if err := change(env); err != nil {
+		return err
+	}
+	if err := env.WriteFile(a.Path); err != nil {
+		return fmt.Errorf("%s: %w", a.Path, err)
+	}
+	a.Env = env
+	return nil
+}
+
+// ReplaceIfUnchanged writes data as the app's env file, under the env-file
+// lock, only when the file still holds exactly old (what the caller read
+// before letting the operator edit a copy); otherwise it returns an error
+// wrapping ErrChanged and writes nothing.
+func (s Store) ReplaceIfUnchanged(ctx context.Context, ref Ref, old, data []byte) error {
+	unlock, err := s.lockEnv(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	now, err := os.ReadFile(ref.Path)
+	if err != nil {
+		return err
+	}
+	if string(now) != string(old) {
+		return fmt.Errorf("%s: %w", ref.Path, ErrChanged)
+	}
+	env, err := envfile.Parse(ref.Path, data)
+	if err != nil {
+		return err
+	}
+	return env.WriteFile(ref.Path)
+}
+
+// ErrChanged is returned when a file changed on disk while it was being edited.
+var ErrChanged = errors.New("changed by someone else while you were editing it")
 
 // Store is the app side of $ABRA_DIR.
 type Store struct {
@@ -95,7 +153,8 @@ func (s Store) Servers() server.Store { return server.Store{Dir: filepath.Join(s
 // RecipesDir is where recipe clones live.
 func (s Store) RecipesDir() string { return filepath.Join(s.Root, "recipes") }
 
-// RecipeDir is the clone of the named recipe.
+// RecipeDir is the clone of the named recipe. The name must have passed
+// guard.RecipeName (OpenRecipe does that), so the path never leaves RecipesDir.
 func (s Store) RecipeDir(name string) string { return filepath.Join(s.RecipesDir(), name) }
 
 // Ref names an app's env file without loading it.
@@ -123,14 +182,18 @@ func (s Store) Refs() ([]Ref, error) {
 	return refs, nil
 }
 
-// Find locates an app by domain across all servers.
+// Find locates an app by domain across all servers. Domains are compared
+// case-insensitively, as DNS does.
 func (s Store) Find(domain string) (Ref, error) {
+	if err := guard.Domain(strings.ToLower(domain)); err != nil {
+		return Ref{}, hint.With(err, "run 'abra app ls' to see your apps")
+	}
 	refs, err := s.Refs()
 	if err != nil {
 		return Ref{}, err
 	}
 	for _, r := range refs {
-		if r.Domain == domain {
+		if strings.EqualFold(r.Domain, domain) {
 			return r, nil
 		}
 	}
@@ -138,13 +201,37 @@ func (s Store) Find(domain string) (Ref, error) {
 		"run 'abra app ls' to see your apps, or 'abra app new <recipe> --domain "+domain+"' to create it")
 }
 
-// Load reads the app's env file.
+// Load reads the app's env file. Values that name files or recipes
+// (TYPE/RECIPE, COMPOSE_FILE) are checked here, so that no command follows
+// them out of $ABRA_DIR/recipes or the recipe; an error names file, line and key.
 func (r Ref) Load() (*App, error) {
 	env, err := envfile.Load(r.Path)
 	if err != nil {
 		return nil, err
 	}
+	for _, key := range []string{"TYPE", "RECIPE"} {
+		if v, ok := env.Get(key); ok && strings.TrimSpace(v) != "" {
+			if err := guard.RecipeRef(v); err != nil {
+				return nil, envError(env, key, err, "set "+key+"=<recipe> or "+key+"=<recipe>:<version>")
+			}
+		}
+	}
+	if v, ok := env.Get("COMPOSE_FILE"); ok {
+		for f := range strings.SplitSeq(v, ":") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			if err := guard.ComposeFile(f); err != nil {
+				return nil, envError(env, "COMPOSE_FILE", err, "list compose files of the recipe, separated by ':' (COMPOSE_FILE=compose.yml:compose.smtp.yml)")
+			}
+		}
+	}
 	return &App{Domain: r.Domain, Server: r.Server, Path: r.Path, Env: env}, nil
+}
+
+// envError names the file, line and key of a refused value.
+func envError(env *envfile.File, key string, err error, remedy string) error {
+	return hint.With(fmt.Errorf("%s:%d: %s: %w", env.Path(), env.Line(key), key, err), remedy)
 }
 
 // Get finds and loads an app.
@@ -165,18 +252,50 @@ type NewOptions struct {
 	Sample  []byte // the recipe's .env.sample at the chosen version
 }
 
+// StackConflict returns an error naming the other app when another env file
+// on the app's server gives the same stack name (domains differing only after
+// MaxStackNameLength characters, or only in case): the two would share
+// services, secrets and volumes.
+func (s Store) StackConflict(server, domain string) error {
+	domains, err := s.Servers().Apps(server)
+	if err != nil {
+		return err
+	}
+	stack := StackName(domain)
+	for _, d := range domains {
+		if d != domain && StackName(d) == stack {
+			return hint.With(fmt.Errorf("%w: %s and %s on server %s both get stack name %s", ErrStackTaken, domain, d, server, stack),
+				"use a domain whose first "+fmt.Sprint(MaxStackNameLength)+" characters differ from "+d+"'s")
+		}
+	}
+	return nil
+}
+
 // Create writes a new app env file from the recipe's .env.sample, with DOMAIN
-// and TYPE set. It refuses a domain that exists on any server.
-func (s Store) Create(o NewOptions) (*App, error) {
+// and TYPE set. Creation is exclusive: under the env-file lock, it refuses a
+// domain that exists on any server, and a stack name that another app on the
+// server already has.
+func (s Store) Create(ctx context.Context, o NewOptions) (*App, error) {
 	if err := s.Servers().Check(o.Server); err != nil {
 		return nil, err
 	}
-	if o.Domain == "" || strings.ContainsAny(o.Domain, "/\\ \t") {
-		return nil, fmt.Errorf("invalid domain %q: want a host name like app.example.org", o.Domain)
+	if err := guard.Domain(o.Domain); err != nil {
+		return nil, err
 	}
+	if err := guard.RecipeName(o.Recipe); err != nil {
+		return nil, err
+	}
+	unlock, err := s.lockEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if ref, err := s.Find(o.Domain); err == nil {
 		return nil, hint.With(fmt.Errorf("%w: %s is already on server %s (%s)", ErrExists, o.Domain, ref.Server, ref.Path),
 			"choose another --domain, or remove the existing app with 'abra app remove "+o.Domain+"'")
+	}
+	if err := s.StackConflict(o.Server, o.Domain); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(s.Servers().Path(o.Server), o.Domain+".env")
 	env, err := envfile.Parse(path, o.Sample)

@@ -13,6 +13,7 @@ import (
 
 	composetypes "github.com/docker/cli/cli/compose/types"
 
+	"coopcloud.tech/abra/internal/envfile"
 	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/recipe"
@@ -79,6 +80,9 @@ func (d *Deployer) note(stepName, format string, args ...any) {
 // Deploy deploys the app at the chosen version and waits until it converged.
 func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*DeployResult, error) {
 	res := &DeployResult{App: a.Domain, Stack: a.StackName(), Recipe: a.Recipe()}
+	if err := d.Store.StackConflict(a.Server, a.Domain); err != nil {
+		return res, err
+	}
 	var (
 		src     *Source
 		loaded  *stack.Loaded
@@ -207,10 +211,11 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 		if a.PinnedVersion() == src.Version {
 			return nil
 		}
-		if err := a.Pin(src.Version); err != nil {
-			return err
-		}
-		return a.Save()
+		// Under the env-file lock, on the file as it is now: an edit made
+		// while the deploy ran is kept.
+		return d.Store.Update(ctx, a, func(env *envfile.File) error {
+			return (&App{Env: env}).Pin(src.Version)
+		})
 	}})
 	postKey := "POST_DEPLOY_CMDS"
 	if o.Upgrade {
@@ -380,7 +385,7 @@ func explainConnectError(err error, serverName string) error {
 	case strings.Contains(msg, "Permission denied"):
 		return hint.With(err, "check the User and IdentityFile for this host in ~/.ssh/config, and that your key is loaded (ssh-add -l)")
 	case strings.Contains(msg, "Connection refused"), strings.Contains(msg, "Could not resolve hostname"), strings.Contains(msg, "timed out"):
-		return hint.With(err, "check that the server is up and reachable with 'ssh "+serverName+"'")
+		return hint.With(err, "check that the server is up and reachable with 'ssh "+serverName+"'; 'abra server ls --status' shows which servers answer")
 	}
 	return err
 }

@@ -91,6 +91,14 @@ func (f *File) Get(key string) (string, bool) {
 	return v, ok
 }
 
+// Line is the 1-based line of key's last assignment, or 0 when it has none.
+func (f *File) Line(key string) int {
+	if a := f.last(key); a != nil {
+		return a.line
+	}
+	return 0
+}
+
 // Values returns every defined key with its final expanded value; when a key
 // is assigned more than once the last assignment wins, as in docker.
 func (f *File) Values() map[string]string { return maps.Clone(f.values) }

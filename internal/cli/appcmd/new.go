@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/guard"
+	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/recipe"
 )
 
@@ -89,13 +91,20 @@ func runNew(ctx context.Context, o *newOptions) error {
 	if err != nil {
 		return fmt.Errorf("recipe %s: read .env.sample: %w", o.recipe, err)
 	}
-	a, err := store.Create(app.NewOptions{Recipe: o.recipe, Version: o.version, Server: o.server, Domain: o.domain, Sample: sample})
+	a, err := store.Create(ctx, app.NewOptions{Recipe: o.recipe, Version: o.version, Server: o.server, Domain: o.domain, Sample: sample})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.f.IO.Err, "app %s created: %s\nnext: 'abra app config %s' to edit, 'abra app deploy %s' to deploy\n", a.Domain, a.Path, a.Domain, a.Domain)
 	if o.secrets {
-		return runSecretGenerate(ctx, o.f, []string{a.Domain}, true, chaos, false)
+		// All or nothing: without its secrets the app is not created either.
+		if err := runSecretGenerate(ctx, o.f, []string{a.Domain}, true, chaos, false, true); err != nil {
+			if rmErr := os.Remove(a.Path); rmErr != nil {
+				return fmt.Errorf("app new %s: generate secrets: %w; and remove %s again: %w", a.Domain, err, a.Path, rmErr)
+			}
+			return hint.With(fmt.Errorf("app new %s: generate secrets: %w; nothing was created (no env file, no secrets)", a.Domain, err),
+				"check the server with 'abra server ls --status', then run the same 'abra app new' again")
+		}
 	}
+	fmt.Fprintf(o.f.IO.Err, "app %s created: %s\nnext: 'abra app config %s' to edit, 'abra app deploy %s' to deploy\n", a.Domain, a.Path, a.Domain, a.Domain)
 	return nil
 }

@@ -72,7 +72,7 @@ func newSecretGenerateCmd(f *command.Factory) *cobra.Command {
 			if all == (len(args) > 1) {
 				return command.Usagef("name a secret or pass --all (one of them)")
 			}
-			return runSecretGenerate(cmd.Context(), f, args, all, chaos, asJSON)
+			return runSecretGenerate(cmd.Context(), f, args, all, chaos, asJSON, false)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "generate every missing secret")
@@ -82,8 +82,10 @@ func newSecretGenerateCmd(f *command.Factory) *cobra.Command {
 }
 
 // runSecretGenerate generates the named secret (args[1], optionally at args[2])
-// or, with all, every missing one, and prints the values once.
-func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, all, chaos, asJSON bool) error {
+// or, with all, every missing one, and prints the values once. With
+// allOrNothing, a failure removes the secrets this call made and prints no
+// values.
+func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, all, chaos, asJSON, allOrNothing bool) error {
 	a, c, secrets, err := loadSecrets(ctx, f, args[0], chaos)
 	if err != nil {
 		return err
@@ -102,6 +104,7 @@ func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, a
 		todo = []secret.Secret{s}
 	}
 	var made []generatedView
+	var created []secret.Secret
 	var errs []error
 	for _, s := range todo {
 		switch {
@@ -120,6 +123,15 @@ func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, a
 			continue
 		}
 		made = append(made, generatedView{Name: s.Name, Version: s.Version, DockerName: s.DockerName, Value: value})
+		created = append(created, s)
+	}
+	if allOrNothing && len(errs) > 0 {
+		for _, s := range created {
+			if err := secret.Remove(ctx, c, s); err != nil {
+				errs = append(errs, fmt.Errorf("remove %s again: %w", s.DockerName, err))
+			}
+		}
+		return errors.Join(errs...)
 	}
 	if asJSON {
 		if made == nil {
