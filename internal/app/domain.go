@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 
@@ -16,19 +15,16 @@ type Resolver interface {
 	LookupHost(ctx context.Context, host string) ([]string, error)
 }
 
-// CheckDomain verifies that the app's domain resolves to the server's address,
-// so traefik can obtain certificates for it. The local server is not checked.
+// CheckDomain verifies that the app's domain resolves to the server's address
+// (the HostName ssh uses for the server name), so traefik can obtain
+// certificates for it. The local server is not checked.
 func CheckDomain(ctx context.Context, r Resolver, domain, serverName string) error {
 	if serverName == server.Local {
 		return nil
 	}
-	host := serverName
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		host = host[i+1:]
-	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
+	// The host ssh really connects to: an ~/.ssh/config alias maps to its
+	// HostName, which is what the domain must resolve to.
+	host, _ := server.SSHTarget(serverName)
 	skip := "pass --no-domain-checks (-D) to deploy anyway"
 	want, err := r.LookupHost(ctx, host)
 	if err != nil {

@@ -3,6 +3,9 @@ package app
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -67,5 +70,32 @@ func TestExplainConnectError(t *testing.T) {
 				t.Fatalf("hint = %q, want it to contain %q", h, tt.want)
 			}
 		})
+	}
+}
+
+func TestCheckDomainFollowsSSHConfig(t *testing.T) {
+	ssh, err := exec.LookPath("ssh")
+	if err != nil {
+		t.Fatalf("ssh client not installed: %v", err)
+	}
+	// OpenSSH reads the passwd entry's ~/.ssh, not $HOME: a wrapper first in
+	// PATH points the real client at a config of this test's own.
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "ssh_config")
+	if err := os.WriteFile(cfg, []byte("Host myalias\n  HostName srv.example.org\n  Port 2222\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(dir, "ssh")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\nexec "+ssh+" -F "+cfg+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	r := fakeResolver{"srv.example.org": {"192.0.2.1"}, "app.example.org": {"192.0.2.1"}}
+	if err := CheckDomain(context.Background(), r, "app.example.org", "myalias"); err != nil {
+		t.Fatalf("an alias whose HostName the domain resolves to: %v", err)
+	}
+	r["app.example.org"] = []string{"198.51.100.7"}
+	if err := CheckDomain(context.Background(), r, "app.example.org", "myalias"); err == nil || !strings.Contains(err.Error(), "server srv.example.org is 192.0.2.1") {
+		t.Fatalf("a domain elsewhere: %v, want the alias's host named", err)
 	}
 }

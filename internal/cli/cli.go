@@ -22,6 +22,7 @@ import (
 	"coopcloud.tech/abra/internal/cli/servercmd"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/stack"
+	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/ui"
 )
 
@@ -68,7 +69,32 @@ func NewRootCmd(f *command.Factory) *cobra.Command {
 		recipecmd.NewCmd(f),
 		cataloguecmd.NewCmd(f),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands gives every command group (abra app, abra app
+// secret, …) a RunE that shows help when called alone and, for an unknown
+// subcommand, fails with a usage error (exit 2) and cobra's suggestions:
+// without it cobra prints help and exits 0, and scripts think they succeeded.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() || !cmd.HasParent() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return &command.UsageError{Err: fmt.Errorf("%s (see '%s --help')", msg, cmd.CommandPath())}
+	}
 }
 
 // Main runs abra with the arguments and streams, and returns the exit code.
@@ -94,15 +120,22 @@ func Run(ctx context.Context, f *command.Factory, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
-	return report(f.IO.Err, ctx, err)
+	return report(f.IO.Err, ctx, err, f.Debug)
 }
 
-func report(w io.Writer, ctx context.Context, err error) int {
+func report(w io.Writer, ctx context.Context, err error, debug bool) int {
 	var exit *command.ExitCodeError
 	if errors.As(err, &exit) {
 		return exit.Code
 	}
-	fmt.Fprintf(w, "abra: %v\n", err)
+	var conn *swarm.ConnectError
+	if errors.As(err, &conn) && !debug {
+		// Docker's wrapping ("error during connect: Get http://…: command
+		// [ssh …] has exited with exit status 255 …") says less than ssh.
+		fmt.Fprintf(w, "abra: %v\n", conn)
+	} else {
+		fmt.Fprintf(w, "abra: %v\n", err)
+	}
 	if h := hint.Of(err); h != "" {
 		fmt.Fprintf(w, "hint: %s\n", h)
 	}

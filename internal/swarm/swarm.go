@@ -7,6 +7,7 @@ package swarm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -150,3 +151,18 @@ type PruneReport struct {
 	Images     []string `json:"images"`
 	Reclaimed  uint64   `json:"space_reclaimed"`
 }
+
+// ConnectError is a failure to reach a server's Docker daemon: it names the
+// server and carries the transport's own reason (ssh's last stderr line, such
+// as "Connection refused" or "Host key verification failed").
+type ConnectError struct {
+	Server string
+	Reason string
+	Err    error // the full error, for --debug
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("server %s: cannot connect: %s", e.Server, e.Reason)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }

@@ -2,13 +2,16 @@ package appcmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/ui"
 )
 
@@ -70,13 +73,17 @@ func runList(ctx context.Context, o *listOptions) error {
 	}
 	views := []appView{}
 	var apps []*app.App
+	var broken []string
 	for _, r := range refs {
 		if o.server != "" && r.Server != o.server {
 			continue
 		}
 		a, err := r.Load()
 		if err != nil {
-			return err
+			// One broken env file must not hide the other apps.
+			fmt.Fprintf(o.f.IO.Err, "abra: %v\n", err)
+			broken = append(broken, r.Path)
+			continue
 		}
 		if o.recipe != "" && a.Recipe() != o.recipe {
 			continue
@@ -85,13 +92,17 @@ func runList(ctx context.Context, o *listOptions) error {
 		apps = append(apps, a)
 	}
 	var statusErr error
+	if len(broken) > 0 {
+		statusErr = hint.With(fmt.Errorf("%w: %d env files could not be read: %s", command.ErrPartial, len(broken), strings.Join(broken, ", ")),
+			"fix them with 'abra app config <domain>' (or your editor): the lines are named above")
+	}
 	if o.status {
 		rows, err := app.FleetStatus(ctx, store, apps, o.f.Connect, app.StatusOptions{Timeout: o.timeout})
 		for i, r := range rows {
 			views[i].Version, views[i].Chaos, views[i].Status, views[i].Reason, views[i].Upgrade = r.Version, r.Chaos, r.State, r.Reason, r.Upgrade
 		}
 		if err != nil {
-			statusErr = fmt.Errorf("%w: %w", command.ErrPartial, err)
+			statusErr = errors.Join(statusErr, fmt.Errorf("%w: %w", command.ErrPartial, err))
 		}
 	}
 	if o.json {

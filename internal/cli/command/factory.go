@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/docker/cli/cli/connhelper"
@@ -15,6 +18,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/app"
+	"coopcloud.tech/abra/internal/guard"
+	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/server"
 	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/swarm/dockerswarm"
@@ -88,14 +93,74 @@ func dockerConnect(_ context.Context, name string) (swarm.Cluster, error) {
 	if name == server.Local {
 		return dockerswarm.New()
 	}
+	if err := guard.ServerName(name); err != nil {
+		return nil, err
+	}
 	helper, err := connhelper.GetConnectionHelper("ssh://" + name)
 	if err != nil {
 		return nil, err
 	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := helper.Dialer(ctx, network, addr)
+		if err != nil {
+			return nil, connectError(name, err)
+		}
+		return &sshConn{Conn: conn, server: name}, nil
+	}
 	return dockerswarm.New(
 		client.WithHost(helper.Host),
-		client.WithDialContext(helper.Dialer),
+		client.WithDialContext(dial),
 	)
+}
+
+// sshConn turns the failures of the ssh process that carries the Docker API
+// (docker/cli's command connection reports them on the first read, as
+// "command [ssh …] has exited with exit status 255 …: stderr=…") into a
+// swarm.ConnectError naming the server and giving ssh's own reason.
+type sshConn struct {
+	net.Conn
+	server string
+}
+
+func (c *sshConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = connectError(c.server, err)
+	}
+	return n, err
+}
+
+func (c *sshConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = connectError(c.server, err)
+	}
+	return n, err
+}
+
+func connectError(server string, err error) error {
+	msg := err.Error()
+	reason := msg
+	if _, stderr, ok := strings.Cut(msg, "stderr="); ok {
+		reason = lastLine(strings.Trim(stderr, "\"\n "))
+		if reason == "" {
+			reason = "ssh exited without saying why"
+		}
+	}
+	return hint.With(&swarm.ConnectError{Server: server, Reason: reason, Err: err},
+		fmt.Sprintf("see which servers answer with 'abra server ls --status'; try 'ssh %s' to see ssh's own messages", server))
+}
+
+// lastLine is the last non-empty line of s: ssh prints warnings first and the
+// reason it gave up last.
+func lastLine(s string) string {
+	lines := strings.Split(strings.ReplaceAll(s, `\n`, "\n"), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return ""
 }
 
 // UsageError marks errors in how a command was called (exit code 2).
