@@ -1,12 +1,14 @@
 // Package lint checks a recipe against Co-op Cloud's packaging rules. The
 // rules are data (Rules): each has a stable id, a severity, a description,
 // how to resolve a failure, and a check over a Recipe view. Ids R001–R015
-// keep the meaning they have in the original abra (R013, which asks
-// git.coopcloud.tech over the network, is not implemented); R101 and up are
-// rules of this abra.
+// keep the meaning they have in the original abra (R013, which there asks
+// git.coopcloud.tech whether the repository exists, here checks offline that
+// the clone has an origin remote); R101 and up are rules of this abra.
 //
 // A failed critical rule means a deploy of the recipe would fail or misbehave,
-// so `abra app deploy` may refuse it (Report.CriticalFailures).
+// so `abra app deploy` may refuse it (Report.CriticalFailures). A recipe is
+// outside input: files it makes abra read must lie inside it (R107), and
+// lint reads none that does not.
 package lint
 
 import (

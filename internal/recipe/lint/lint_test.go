@@ -2,6 +2,8 @@ package lint
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,22 +117,44 @@ type edit struct{ file, old, new string }
 
 // fixture describes a recipe: goodRecipe committed with tags, then changed.
 type fixture struct {
-	tags    []string // on the commit of goodRecipe; nil means goodTag, "none" none
-	edits   []edit   // applied to the work tree afterwards
-	files   string   // txtar written to the work tree afterwards
-	remove  []string // removed from the work tree afterwards
-	release string   // commit the changes and tag them with this
-	noRepo  bool     // lint the files without git
-	opts    []Option
+	tags   []string // on the commit of goodRecipe; nil means goodTag, "none" none
+	edits  []edit   // applied to the work tree afterwards
+	files  string   // txtar written to the work tree afterwards
+	remove []string // removed from the work tree afterwards
+	// moved files go to a new place and a symlink to it takes their place.
+	moved map[string]string
+	// links are symlinks (name → target) made afterwards; SHADOW in a
+	// target, an edit or a file stands for a file outside the recipe.
+	links    map[string]string
+	release  string // commit the changes and tag them with this
+	noRepo   bool   // lint the files without git
+	noOrigin bool   // the clone has no origin remote
+	opts     []Option
 }
 
 func (fx fixture) run(t *testing.T) Report {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "web")
+	rep, _ := fx.runShadow(t)
+	return rep
+}
+
+// runShadow lints the fixture and returns the path SHADOW stands for: a
+// file beside the recipe, with content that must never be read.
+func (fx fixture) runShadow(t *testing.T) (Report, string) {
+	t.Helper()
+	base := t.TempDir()
+	dir := filepath.Join(base, "web")
+	shadow := filepath.Join(base, "shadow")
+	if err := os.WriteFile(shadow, []byte("root:SECRET-HASH\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	writeArchive(t, dir, goodRecipe)
 	var repo *recipe.Repo
 	if !fx.noRepo {
 		git(t, dir, "init", "-q")
+		if !fx.noOrigin {
+			git(t, dir, "remote", "add", "origin", "https://git.coopcloud.tech/coop-cloud/web.git")
+		}
 		git(t, dir, "add", "-A")
 		git(t, dir, "commit", "-q", "-m", "first")
 		tags := fx.tags
@@ -152,13 +176,37 @@ func (fx fixture) run(t *testing.T) Report {
 		if !strings.Contains(string(b), e.old) {
 			t.Fatalf("edit: %s has no %q", e.file, e.old)
 		}
-		if err := os.WriteFile(p, []byte(strings.Replace(string(b), e.old, e.new, 1)), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(strings.Replace(string(b), e.old, strings.ReplaceAll(e.new, "SHADOW", shadow), 1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeArchive(t, dir, fx.files)
+	writeArchive(t, dir, strings.ReplaceAll(fx.files, "SHADOW", shadow))
 	for _, name := range fx.remove {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for from, to := range fx.moved {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, to)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, to)); err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(filepath.Dir(filepath.Join(dir, from)), filepath.Join(dir, to))
+		if err := os.Symlink(rel, filepath.Join(dir, from)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range fx.links {
+		p := filepath.Join(dir, name)
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(strings.ReplaceAll(target, "SHADOW", shadow), p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -177,7 +225,12 @@ func (fx fixture) run(t *testing.T) Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rep
+	for _, f := range rep.Findings {
+		if strings.Contains(f.Detail, "SECRET-HASH") {
+			t.Fatalf("%s read the file outside the recipe: %s", f.ID, f.Detail)
+		}
+	}
+	return rep, shadow
 }
 
 func finding(t *testing.T, rep Report, id string) Finding {
@@ -315,6 +368,12 @@ func TestRules(t *testing.T) {
 		{name: "plain assignment is not an export", rule: "R012", status: Fail,
 			fx: fixture{files: "-- abra.sh --\nNGINX_CONF_VERSION=v1\n"}},
 
+		{name: "no origin remote", rule: "R013", status: Fail, severity: Warn, detail: "no origin remote",
+			fx: fixture{noOrigin: true}},
+		{name: "origin remote", rule: "R013", status: Pass, detail: "https://git.coopcloud.tech/coop-cloud/web.git"},
+		{name: "no repository to ask", rule: "R013", status: Skip, detail: "not a git repository",
+			fx: fixture{noRepo: true}},
+
 		{name: "lightweight tag", rule: "R014", status: Fail, severity: Warn, detail: "lightweight: " + goodTag,
 			fx: fixture{tags: []string{"light:" + goodTag}}},
 		{name: "no tags to check", rule: "R014", status: Skip,
@@ -402,10 +461,87 @@ func TestRules(t *testing.T) {
 			fx: fixture{tags: []string{goodTag, "1.1.0+1.25.3"}, opts: []Option{AtRelease(goodTag)}}},
 		{name: "release forgot to bump the label", rule: "R106", status: Fail, detail: "latest release is 1.1.0+1.25.3",
 			fx: fixture{files: "-- release/1.1.0+1.25.3 --\nnew release\n", release: "1.1.0+1.25.3", opts: []Option{AtRelease("1.1.0+1.25.3")}}},
+
+		{name: "config file absolute", rule: "R107", status: Fail, severity: Critical,
+			detail: "compose.yml: configs.nginx_conf.file: SHADOW is outside the recipe",
+			fx:     fixture{edits: []edit{{"compose.yml", "file: nginx.conf", "file: SHADOW"}}}},
+		{name: "config file a symlink out", rule: "R107", status: Fail, severity: Critical,
+			detail: "compose.yml: configs.nginx_conf.file: nginx.conf is outside the recipe (nginx.conf links to SHADOW)",
+			fx:     fixture{links: map[string]string{"nginx.conf": "SHADOW"}}},
+		{name: "config file a relative symlink out", rule: "R107", status: Fail,
+			detail: "configs.nginx_conf.file: nginx.conf is outside the recipe (nginx.conf links to ../shadow)",
+			fx:     fixture{links: map[string]string{"nginx.conf": "../shadow"}}},
+		{name: "config file climbing out", rule: "R107", status: Fail,
+			detail: "compose.yml: configs.nginx_conf.file: ../shadow is outside the recipe",
+			fx:     fixture{edits: []edit{{"compose.yml", "file: nginx.conf", "file: ../shadow"}}}},
+		{name: "config file from .env.sample", rule: "R107", status: Fail,
+			detail: "compose.yml: configs.nginx_conf.file: ../shadow is outside the recipe",
+			fx: fixture{edits: []edit{{"compose.yml", "file: nginx.conf", "file: ${NGINX_CONF:-nginx.conf}"},
+				{".env.sample", "GREETING=hi", "GREETING=hi\nNGINX_CONF=../shadow"}}}},
+		{name: "env_file climbing out", rule: "R107", status: Fail,
+			detail: "compose.yml: services.app.env_file: ../shadow is outside the recipe",
+			fx:     fixture{edits: []edit{{"compose.yml", "    networks: [proxy]\n", "    networks: [proxy]\n    env_file: ../shadow\n"}}}},
+		{name: "secret file in an overlay", rule: "R107", status: Fail,
+			detail: "compose.pw.yml: secrets.admin_pw.file: SHADOW is outside the recipe",
+			fx:     fixture{files: "-- compose.pw.yml --\nversion: \"3.8\"\nsecrets:\n  admin_pw:\n    file: SHADOW\n"}},
+		{name: "compose file a symlink out", rule: "R107", status: Fail, severity: Critical,
+			detail: "compose.yml is outside the recipe (compose.yml links to SHADOW)",
+			fx:     fixture{links: map[string]string{"compose.yml": "SHADOW"}}},
+		{name: "overlay a symlink out", rule: "R107", status: Fail,
+			detail: "compose.smtp.yml is outside the recipe (compose.smtp.yml links to ../shadow)",
+			fx:     fixture{links: map[string]string{"compose.smtp.yml": "../shadow"}}},
+		{name: ".env.sample a symlink out", rule: "R107", status: Fail,
+			detail: ".env.sample is outside the recipe (.env.sample links to SHADOW)",
+			fx:     fixture{links: map[string]string{".env.sample": "SHADOW"}}},
+		{name: "abra.sh a symlink out", rule: "R107", status: Fail,
+			detail: "abra.sh is outside the recipe (abra.sh links to SHADOW)",
+			fx:     fixture{links: map[string]string{"abra.sh": "SHADOW"}}},
+		{name: "README.md a symlink out", rule: "R107", status: Fail,
+			detail: "README.md is outside the recipe (README.md links to SHADOW)",
+			fx:     fixture{links: map[string]string{"README.md": "SHADOW"}}},
+		{name: "release note a symlink out", rule: "R107", status: Fail,
+			detail: "release/1.1.0+1.25.3 is outside the recipe (release/1.1.0+1.25.3 links to SHADOW)",
+			fx:     fixture{links: map[string]string{"release/1.1.0+1.25.3": "SHADOW"}}},
+		{name: "symlinks inside the recipe", rule: "R107", status: Pass,
+			fx: fixture{moved: map[string]string{"compose.yml": "shared/compose.yml", "nginx.conf": "conf/nginx.conf", ".env.sample": "shared/env.sample"}}},
+		{name: "compose file a symlink inside loads", rule: "R101", status: Pass, detail: "compose.yml",
+			fx: fixture{moved: map[string]string{"compose.yml": "shared/compose.yml", "nginx.conf": "conf/nginx.conf"}}},
+		{name: "config file a symlink inside exists", rule: "R108", status: Pass,
+			fx: fixture{moved: map[string]string{"nginx.conf": "conf/nginx.conf"}}},
+		{name: "a compose file out is not loaded either", rule: "R101", status: Fail, detail: "compose.yml is outside the recipe",
+			fx: fixture{links: map[string]string{"compose.yml": "SHADOW"}}},
+		{name: "a file out is not loaded either", rule: "R101", status: Fail, detail: "configs.nginx_conf.file: nginx.conf is outside the recipe",
+			fx: fixture{links: map[string]string{"nginx.conf": "SHADOW"}}},
+
+		{name: "config file missing", rule: "R108", status: Fail, severity: Critical,
+			detail: "compose.yml: configs.nginx_conf.file: nginx.conf does not exist",
+			fx:     fixture{remove: []string{"nginx.conf"}}},
+		{name: "config file a dangling symlink", rule: "R108", status: Fail,
+			detail: "configs.nginx_conf.file: nginx.conf does not exist",
+			fx:     fixture{links: map[string]string{"nginx.conf": "conf/gone.conf"}}},
+		{name: "secret and env_file missing in an overlay", rule: "R108", status: Fail,
+			detail: "compose.extra.yml: secrets.admin_pw.file: pw.txt does not exist; compose.extra.yml: services.app.env_file[0]: app.env does not exist",
+			fx:     fixture{files: "-- compose.extra.yml --\nversion: \"3.8\"\nservices:\n  app:\n    env_file: [app.env]\nsecrets:\n  admin_pw:\n    file: pw.txt\n"}},
+		{name: "config file a directory", rule: "R108", status: Fail,
+			detail: "configs.nginx_conf.file: conf is a directory",
+			fx:     fixture{edits: []edit{{"compose.yml", "file: nginx.conf", "file: conf"}}, files: "-- conf/x --\n"}},
+		{name: "a file outside is R107's", rule: "R108", status: Pass,
+			fx: fixture{links: map[string]string{"nginx.conf": "SHADOW"}}},
+
+		{name: "undeclared secret", rule: "R109", status: Fail, severity: Critical, detail: "undeclared: app: secret api_key",
+			fx: fixture{edits: []edit{{"compose.yml", "secrets: [db_password]", "secrets: [db_password, api_key]"}}}},
+		{name: "undeclared config", rule: "R109", status: Fail, detail: "app: config extra_conf",
+			fx: fixture{edits: []edit{{"compose.yml", "      - source: nginx_conf", "      - source: extra_conf\n        target: /x\n      - source: nginx_conf"}}}},
+		{name: "undeclared network and volume in an overlay", rule: "R109", status: Fail, detail: "undeclared: worker: network backend, volume data",
+			fx: fixture{files: "-- compose.worker.yml --\nversion: \"3.8\"\nservices:\n  worker:\n    image: redis:7.2\n    networks: [backend]\n    volumes: [data:/data]\n"}},
+		{name: "declared volume, binds and anonymous volumes", rule: "R109", status: Pass,
+			fx: fixture{files: "-- compose.worker.yml --\nversion: \"3.8\"\nservices:\n  worker:\n    image: redis:7.2\n    volumes: [data:/data, ./x:/x, /tmp/y:/y, /anon]\nvolumes:\n  data:\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rule+" "+tt.name, func(t *testing.T) {
-			f := finding(t, tt.fx.run(t), tt.rule)
+			rep, shadow := tt.fx.runShadow(t)
+			f := finding(t, rep, tt.rule)
+			tt.detail = strings.ReplaceAll(tt.detail, "SHADOW", shadow)
 			if f.Status != tt.status {
 				t.Errorf("status = %s, want %s (detail: %s)", f.Status, tt.status, f.Detail)
 			}

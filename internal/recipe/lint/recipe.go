@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	composetypes "github.com/docker/cli/cli/compose/types"
 
 	"coopcloud.tech/abra/internal/envfile"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/recipe"
 	"coopcloud.tech/abra/internal/stack"
 )
@@ -73,6 +73,11 @@ type Recipe struct {
 	Readme    string
 	ReadmeErr error
 
+	// Outside are the recipe's own files (abra.sh, .env.sample, README.md,
+	// compose files) that were not read because they lead out of the recipe
+	// (errors.Is guard.ErrOutside); each is also treated as unreadable.
+	Outside []error
+
 	// Repo is the recipe's clone, nil when linting plain files.
 	Repo *recipe.Repo
 	// Releases are the version tags, ascending; ReleasesErr is set when
@@ -104,13 +109,13 @@ func Load(_ context.Context, dir string, repo *recipe.Repo, opts ...Option) (*Re
 	}
 	r := &Recipe{Dir: dir, Repo: repo, Release: o.release, StackName: o.stackName, Raw: map[string]map[string]any{}}
 
-	r.AbraSh, err = readOptional(dir, "abra.sh")
+	r.AbraSh, err = r.readOptional("abra.sh")
 	if err != nil {
 		return nil, err
 	}
 	r.Exports = recipe.Exports(r.AbraSh)
 
-	r.envSample, r.EnvSampleErr = os.ReadFile(filepath.Join(dir, ".env.sample"))
+	r.envSample, r.EnvSampleErr = r.read(".env.sample")
 	if r.EnvSampleErr == nil {
 		r.EnvSample, r.EnvSampleErr = envfile.Parse(".env.sample", r.envSample)
 	}
@@ -122,7 +127,7 @@ func Load(_ context.Context, dir string, repo *recipe.Repo, opts ...Option) (*Re
 	r.Env["STACK_NAME"] = PlaceholderStackName
 	r.Env["DOMAIN"] = PlaceholderDomain
 
-	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	readme, err := r.read("README.md")
 	r.Readme, r.ReadmeErr = string(readme), err
 
 	if r.ComposeFiles, err = composeFiles(dir); err != nil {
@@ -138,9 +143,21 @@ func Load(_ context.Context, dir string, repo *recipe.Repo, opts ...Option) (*Re
 	return r, nil
 }
 
-func readOptional(dir, name string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if errors.Is(err, fs.ErrNotExist) {
+// read reads one of the recipe's files, refusing (and recording in
+// Outside) one that leads out of the recipe.
+func (r *Recipe) read(name string) ([]byte, error) {
+	b, err := guard.ReadFile(r.Dir, name)
+	if errors.Is(err, guard.ErrOutside) {
+		r.Outside = append(r.Outside, err)
+	}
+	return b, err
+}
+
+// readOptional reads a file that may be missing (nil then); one that leads
+// out of the recipe is treated as missing, and recorded in Outside.
+func (r *Recipe) readOptional(name string) ([]byte, error) {
+	b, err := r.read(name)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, guard.ErrOutside) {
 		return nil, nil
 	}
 	if err != nil {
@@ -149,7 +166,8 @@ func readOptional(dir, name string) ([]byte, error) {
 	return b, nil
 }
 
-// composeFiles lists compose.yml and the compose.*.yml overlays.
+// composeFiles lists compose.yml and the compose.*.yml overlays, files or
+// symlinks (which must stay inside the recipe: R107).
 func composeFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -158,7 +176,7 @@ func composeFiles(dir string) ([]string, error) {
 	var files []string
 	for _, e := range entries {
 		n := e.Name()
-		if e.Type().IsRegular() && strings.HasPrefix(n, "compose") && (strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".yaml")) {
+		if (e.Type().IsRegular() || e.Type()&fs.ModeSymlink != 0) && strings.HasPrefix(n, "compose") && (strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".yaml")) {
 			files = append(files, n)
 		}
 	}
@@ -184,7 +202,7 @@ func (r *Recipe) load() {
 		return
 	}
 	for _, f := range r.ComposeFiles {
-		b, err := os.ReadFile(filepath.Join(r.Dir, f))
+		b, err := r.read(f)
 		if err != nil {
 			r.LoadErr = err
 			return
@@ -205,9 +223,7 @@ func (r *Recipe) load() {
 }
 
 // loadErr is LoadErr without the temporary directory in its paths.
-func (r *Recipe) loadErr() string {
-	return strings.ReplaceAll(r.LoadErr.Error(), r.Dir+string(filepath.Separator), "")
-}
+func (r *Recipe) loadErr() string { return r.relDir(r.LoadErr.Error()) }
 
 // rawFiles returns the parsed compose files in order.
 func (r *Recipe) rawFiles() []map[string]any {

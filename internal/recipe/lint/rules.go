@@ -17,7 +17,9 @@ import (
 	"github.com/docker/cli/cli/compose/loader"
 
 	"coopcloud.tech/abra/internal/envfile"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/recipe"
+	"coopcloud.tech/abra/internal/stack"
 )
 
 // rules is the rule table. Ids are stable: never renumber, only add.
@@ -95,6 +97,12 @@ var rules = []Rule{
 		Check:        checkConfigVersionsExported,
 	},
 	{
+		ID: "R013", Severity: Warn,
+		Description:  "the recipe has a public repository",
+		HowToResolve: "publish the recipe (on git.coopcloud.tech for the catalogue) and make it the clone's origin: git remote add origin <url>",
+		Check:        checkOrigin,
+	},
+	{
 		ID: "R014", Severity: Warn,
 		Description:  "release tags are annotated",
 		HowToResolve: "replace each lightweight tag with an annotated one: git tag -d <tag> && git tag -a <tag> -m <tag> <commit>",
@@ -141,6 +149,24 @@ var rules = []Rule{
 		Description:  "the version label matches the latest release",
 		HowToResolve: "set the deploy label coop-cloud.${STACK_NAME}.version=<release> on the app service when releasing (abra recipe release does)",
 		Check:        checkVersionLabel,
+	},
+	{
+		ID: "R107", Severity: Critical,
+		Description:  "files the recipe makes abra read lie inside it",
+		HowToResolve: "name files relative to the recipe (no absolute paths, no .. climbing out) and replace symlinks that are absolute or lead out of the recipe with the files themselves: abra refuses to read, and ship to a server, files outside the recipe",
+		Check:        checkFilesInside,
+	},
+	{
+		ID: "R108", Severity: Critical,
+		Description:  "config, secret and env_file files exist",
+		HowToResolve: "add the file to the recipe, or fix the path: it is relative to the recipe's top directory",
+		Check:        checkFilesExist,
+	},
+	{
+		ID: "R109", Severity: Critical,
+		Description:  "services use only declared secrets, configs, networks and volumes",
+		HowToResolve: "declare each secret, config, network and named volume a service uses in the top-level section of that name (external: true for ones made outside the recipe), or fix its name",
+		Check:        checkReferencesDeclared,
 	},
 }
 
@@ -697,9 +723,9 @@ func checkConfigsBumped(r *Recipe) Result {
 		if !existed || isTrue(c["external"]) || file == "" || !filepath.IsLocal(filepath.FromSlash(file)) || !fs.ValidPath(oldFile) || oldFile == "." {
 			continue // new, external or outside the recipe: nothing to compare
 		}
-		now, err := os.ReadFile(filepath.Join(r.Dir, filepath.FromSlash(file)))
+		now, err := guard.ReadFile(r.Dir, filepath.FromSlash(file))
 		if err != nil {
-			continue // R101 reports a missing file
+			continue // R107 and R108 report a file outside or missing
 		}
 		before, err := r.Repo.FileAt(prev.Tag, oldFile)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -865,4 +891,133 @@ func checkVersionLabel(r *Recipe) Result {
 		return pass(have)
 	}
 	return fail(have + ", latest release is " + want.Tag)
+}
+
+func checkOrigin(r *Recipe) Result {
+	if r.Repo == nil {
+		return skip(errNoRepo.Error())
+	}
+	url, ok := r.Repo.Origin()
+	if !ok {
+		return fail("the clone has no origin remote")
+	}
+	return pass(url)
+}
+
+// fileRefs returns the files each compose file makes docker/cli read, with
+// the interpolation env of lint.
+func (r *Recipe) fileRefs() []stack.FileRef {
+	var refs []stack.FileRef
+	for _, f := range r.ComposeFiles {
+		if d, ok := r.Raw[f]; ok {
+			refs = append(refs, stack.FileRefs(f, d, r.Env)...)
+		}
+	}
+	return refs
+}
+
+// relDir strips the recipe directory from an error message, so details
+// name files as the recipe does.
+func (r *Recipe) relDir(msg string) string {
+	return strings.ReplaceAll(msg, r.Dir+string(filepath.Separator), "")
+}
+
+func checkFilesInside(r *Recipe) Result {
+	var bad []string
+	for _, err := range r.Outside {
+		bad = append(bad, r.relDir(err.Error()))
+	}
+	for _, ref := range r.fileRefs() {
+		if err := guard.Inside(r.Dir, ref.Path); err != nil {
+			bad = append(bad, fmt.Sprintf("%s: %s: %s", ref.Compose, ref.Field, r.relDir(err.Error())))
+		}
+	}
+	// Release notes are shown by app upgrade and rollback.
+	if entries, err := os.ReadDir(filepath.Join(r.Dir, releaseNotesDir)); err == nil {
+		for _, e := range entries {
+			if err := guard.Inside(r.Dir, filepath.Join(releaseNotesDir, e.Name())); err != nil {
+				bad = append(bad, r.relDir(err.Error()))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return fail(strings.Join(bad, "; "))
+	}
+	if len(r.rawFiles()) == 0 {
+		return pass("the files compose files name not checked: " + notLoaded)
+	}
+	return pass("")
+}
+
+const releaseNotesDir = "release"
+
+func checkFilesExist(r *Recipe) Result {
+	if len(r.rawFiles()) == 0 {
+		return skip(notLoaded)
+	}
+	refs := r.fileRefs()
+	var bad []string
+	for _, ref := range refs {
+		st, err := guard.Stat(r.Dir, ref.Path)
+		switch {
+		case errors.Is(err, guard.ErrOutside):
+			// R107
+		case errors.Is(err, fs.ErrNotExist):
+			bad = append(bad, fmt.Sprintf("%s: %s: %s does not exist", ref.Compose, ref.Field, ref.Path))
+		case err != nil:
+			bad = append(bad, fmt.Sprintf("%s: %s: %s", ref.Compose, ref.Field, r.relDir(err.Error())))
+		case st.IsDir():
+			bad = append(bad, fmt.Sprintf("%s: %s: %s is a directory", ref.Compose, ref.Field, ref.Path))
+		}
+	}
+	if len(bad) > 0 {
+		return fail(strings.Join(bad, "; "))
+	}
+	if len(refs) == 0 {
+		return pass("no files named")
+	}
+	return pass("")
+}
+
+func checkReferencesDeclared(r *Recipe) Result {
+	if r.Compose == nil {
+		return skip(notLoaded)
+	}
+	cfg := r.Compose
+	var bad []string
+	for _, svc := range cfg.Services {
+		var missing []string
+		for _, s := range svc.Secrets {
+			if _, ok := cfg.Secrets[s.Source]; !ok {
+				missing = append(missing, "secret "+s.Source)
+			}
+		}
+		for _, c := range svc.Configs {
+			if _, ok := cfg.Configs[c.Source]; !ok {
+				missing = append(missing, "config "+c.Source)
+			}
+		}
+		for _, n := range slices.Sorted(maps.Keys(svc.Networks)) {
+			// docker stack deploy makes the network "default" when it is used.
+			if _, ok := cfg.Networks[n]; !ok && n != "default" {
+				missing = append(missing, "network "+n)
+			}
+		}
+		for _, v := range svc.Volumes {
+			if v.Type != "volume" || v.Source == "" {
+				continue // binds, tmpfs and anonymous volumes need no declaration
+			}
+			if _, ok := cfg.Volumes[v.Source]; !ok {
+				missing = append(missing, "volume "+v.Source)
+			}
+		}
+		if len(missing) > 0 {
+			bad = append(bad, svc.Name+": "+strings.Join(missing, ", "))
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return fail("undeclared: " + strings.Join(bad, "; "))
+	}
+	return pass("")
 }
