@@ -74,7 +74,7 @@ func FleetStatus(ctx context.Context, store Store, apps []*App, connect Connecto
 				}
 				failed = append(failed, fmt.Errorf("server %s: %w", srv, err))
 				for _, i := range idx {
-					rows[i].State, rows[i].Reason = "unknown", err.Error()
+					rows[i].State, rows[i].Reason = "unknown", swarm.Describe(err)
 				}
 				return
 			}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	mobyswarm "github.com/moby/moby/api/types/swarm"
+
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/swarm/swarmtest"
@@ -540,5 +542,118 @@ func TestRecipeNewPassesLint(t *testing.T) {
 	}
 	if code, _, stderr := fx.run(t, "recipe", "new", "My App"); code == ExitOK || !strings.Contains(stderr, "invalid recipe name") {
 		t.Fatalf("recipe new with a bad name: exit %d\n%s", code, stderr)
+	}
+}
+
+// failingSecrets is the fake swarm refusing to create one secret.
+type failingSecrets struct {
+	*swarmtest.Cluster
+	refuse string
+}
+
+func (c failingSecrets) CreateSecret(ctx context.Context, spec mobyswarm.SecretSpec) error {
+	if strings.Contains(spec.Name, c.refuse) {
+		return errors.New("secret quota exceeded")
+	}
+	return c.Cluster.CreateSecret(ctx, spec)
+}
+
+func TestAppNewWithSecretsIsAllOrNothing(t *testing.T) {
+	fx := newFixture(t)
+	repo := filepath.Join(fx.dir, "recipes", "web")
+	write(t, filepath.Join(repo, "compose.yml"), webCompose+"    secrets: [a, b]\nsecrets:\n  a:\n    external: true\n    name: ${STACK_NAME}_a_${SECRET_A_VERSION}\n  b:\n    external: true\n    name: ${STACK_NAME}_b_${SECRET_B_VERSION}\n")
+	write(t, filepath.Join(repo, ".env.sample"), "TYPE=web\nDOMAIN=web.example.com\nSECRET_A_VERSION=v1 # length=20\nSECRET_B_VERSION=v1 # length=20\n")
+	git(t, repo, "commit", "-qam", "secrets")
+	git(t, repo, "tag", "-f", "-a", "1.0.0+1.25", "-m", "1.0.0+1.25")
+	var out, errb bytes.Buffer
+	f := &command.Factory{IO: ui.IO{In: strings.NewReader(""), Out: &out, Err: &errb}, AbraDir: fx.dir,
+		Connect: func(context.Context, string) (swarm.Cluster, error) { return failingSecrets{fx.cluster, "_b_"}, nil }}
+	code := Run(context.Background(), f, []string{"app", "new", "web", "--server", "default", "--domain", "new.example.org", "--secrets", "-n"})
+	if code != ExitFailure || !strings.Contains(errb.String(), "nothing was created") || !strings.Contains(errb.String(), "secret quota exceeded") {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	if out.Len() != 0 {
+		t.Errorf("values of secrets that were removed again are printed: %q", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(fx.dir, "servers", "default", "new.example.org.env")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("env file left behind: %v", err)
+	}
+	if secrets, _ := fx.cluster.Secrets(context.Background(), "new_example_org"); len(secrets) != 0 {
+		t.Errorf("secrets left behind: %v", secrets)
+	}
+}
+
+func TestUnknownSubcommandsAreUsageErrors(t *testing.T) {
+	fx := newFixture(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"app", "nosuchverb"}, `unknown command "nosuchverb" for "abra app"`},
+		{[]string{"app", "secret", "lst", "app.example.org"}, "did you mean ls?"},
+		{[]string{"server", "bogus"}, `unknown command "bogus" for "abra server"`},
+		{[]string{"recipe", "lnt", "web"}, "did you mean lint or ls?"},
+	} {
+		code, stdout, stderr := fx.run(t, tt.args...)
+		if code != ExitUsage || !strings.Contains(stderr, tt.want) || stdout != "" {
+			t.Errorf("abra %v: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, stdout, stderr, tt.want)
+		}
+	}
+	if code, stdout, stderr := fx.run(t, "app"); code != ExitOK || !strings.Contains(stdout+stderr, "Available Commands") {
+		t.Errorf("abra app alone shows help: exit %d %s", code, stderr)
+	}
+}
+
+func TestListGoesOnPastABrokenEnvFile(t *testing.T) {
+	fx := newFixture(t)
+	broken := filepath.Join(fx.dir, "servers", "default", "bad.example.org.env")
+	write(t, broken, "TYPE=web\nDOMAIN=bad.example.org\nNOT A LINE\n")
+	write(t, filepath.Join(fx.dir, "servers", "default", "climb.example.org.env"), "TYPE=../../repo\n")
+	code, stdout, stderr := fx.run(t, "app", "ls", "--json")
+	if code != ExitPartial {
+		t.Fatalf("exit %d, want %d\n%s", code, ExitPartial, stderr)
+	}
+	if !strings.Contains(stdout, "app.example.org") {
+		t.Errorf("the good app is not listed: %s", stdout)
+	}
+	for _, want := range []string{broken + ":3:", "climb.example.org.env:1: TYPE", "hint: "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestConfigRefusesToOverwriteAChangeMadeMeanwhile(t *testing.T) {
+	fx := newFixture(t)
+	envPath := filepath.Join(fx.dir, "servers", "default", "app.example.org.env")
+	// The "editor" changes its copy while someone else changes the env file.
+	editor := filepath.Join(t.TempDir(), "editor")
+	write(t, editor, "#!/bin/sh\nsed -i 's/GREETING=hi/GREETING=mine/' \"$1\"\necho MEANWHILE=1 >> "+envPath+"\n")
+	if err := os.Chmod(editor, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VISUAL", editor)
+	code, _, stderr := fx.run(t, "app", "config", "app.example.org")
+	if code != ExitFailure || !strings.Contains(stderr, "changed by someone else") || !strings.Contains(stderr, "your edits are kept in") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	b, _ := os.ReadFile(envPath)
+	if !strings.Contains(string(b), "MEANWHILE=1") || strings.Contains(string(b), "GREETING=mine") {
+		t.Fatalf("the change made meanwhile was overwritten:\n%s", b)
+	}
+
+	write(t, editor, "#!/bin/sh\nsed -i 's/GREETING=hi/GREETING=mine/' \"$1\"\n")
+	if code, _, stderr := fx.run(t, "app", "config", "app.example.org"); code != ExitOK {
+		t.Fatalf("a plain edit: exit %d\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(envPath); !strings.Contains(string(b), "GREETING=mine") || !strings.Contains(string(b), "MEANWHILE=1") {
+		t.Fatalf("edit not saved:\n%s", b)
+	}
+	write(t, editor, "#!/bin/sh\necho 'NOT VALID' >> \"$1\"\n")
+	if code, _, stderr := fx.run(t, "app", "config", "app.example.org"); code != ExitFailure || !strings.Contains(stderr, "does not parse") {
+		t.Fatalf("an edit that does not parse: exit %d\n%s", code, stderr)
+	}
+	if b2, _ := os.ReadFile(envPath); strings.Contains(string(b2), "NOT VALID") {
+		t.Fatal("an edit that does not parse was saved")
 	}
 }

@@ -58,7 +58,7 @@ func statusOf(ctx context.Context, name string, connect func(context.Context, st
 			}
 		}
 		if err != nil {
-			st.Error = err.Error()
+			st.Error = swarm.Describe(err)
 		}
 		done <- st
 	}()

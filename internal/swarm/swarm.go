@@ -166,3 +166,14 @@ func (e *ConnectError) Error() string {
 }
 
 func (e *ConnectError) Unwrap() error { return e.Err }
+
+// Describe is the shortest true account of err for a status column: a
+// ConnectError's own message (server and ssh's reason) rather than the Docker
+// client's wrapping around it.
+func Describe(err error) string {
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		return ce.Error()
+	}
+	return err.Error()
+}
