@@ -11,6 +11,8 @@ import (
 
 	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/stack"
+	"coopcloud.tech/abra/internal/step"
+	"coopcloud.tech/abra/internal/swarm/swarmtest"
 )
 
 func gitRun(t *testing.T, dir string, args ...string) {
@@ -193,5 +195,24 @@ func TestReleaseNotesStayInsideTheRecipe(t *testing.T) {
 	notes := ReleaseNotes(dir, cands, cands[1], Up)
 	if len(notes) != 1 || notes[0].Version != "2.0.0+2.0" || notes[0].Text != "two" {
 		t.Fatalf("notes = %+v, want only 2.0.0's, through its symlink inside", notes)
+	}
+}
+
+// TestDeployRefusesAReleaseWithFilesOutside: the lint step refuses the
+// release (R107 is critical) before the compose files are loaded.
+func TestDeployRefusesAReleaseWithFilesOutside(t *testing.T) {
+	store, shadow := recipeRelease(t, nil, map[string]string{"nginx.conf": "SHADOW"})
+	if err := os.MkdirAll(filepath.Join(store.Root, "servers", "default"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := &Deployer{Store: store, Cluster: swarmtest.New()}
+	_, err := d.Deploy(context.Background(), testApp(t), DeployOptions{Version: "1.0.0+1.25.3", NoDomainChecks: true})
+	want := "R107 files the recipe makes abra read lie inside it (compose.yml: configs.nginx_conf.file: nginx.conf is outside the recipe (nginx.conf links to " + shadow + "))"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	var se *step.Failed
+	if !errors.As(err, &se) || se.Step != "lint recipe" {
+		t.Errorf("failed step: %v, want lint recipe", err)
 	}
 }
