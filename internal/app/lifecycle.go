@@ -12,6 +12,7 @@ import (
 	"github.com/docker/cli/cli/compose/convert"
 	mobyswarm "github.com/moby/moby/api/types/swarm"
 
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/stack"
 	"coopcloud.tech/abra/internal/swarm"
@@ -162,6 +163,9 @@ func Tasks(ctx context.Context, c swarm.Cluster, a *App) ([]Task, error) {
 
 // ServiceID finds the ID of one of the app's services by short name.
 func ServiceID(ctx context.Context, c swarm.Cluster, a *App, service string) (string, error) {
+	if err := guard.ServiceName(service); err != nil {
+		return "", hint.With(err, "run 'abra app services "+a.Domain+"' to see its services")
+	}
 	services, err := c.Services(ctx, a.StackName())
 	if err != nil {
 		return "", err

@@ -12,6 +12,7 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/secret"
 	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/ui"
@@ -45,6 +46,9 @@ func loadSecrets(ctx context.Context, f *command.Factory, domain string, chaos b
 }
 
 func pick(a *app.App, secrets []secret.Secret, name string) (secret.Secret, error) {
+	if err := guard.SecretName(name); err != nil {
+		return secret.Secret{}, &command.UsageError{Err: err}
+	}
 	var names []string
 	for _, s := range secrets {
 		if s.Name == name {
@@ -97,6 +101,9 @@ func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, a
 			return err
 		}
 		if len(args) == 3 {
+			if err := guard.Version(args[2]); err != nil {
+				return &command.UsageError{Err: err}
+			}
 			s.Version = args[2]
 			s.DockerName = strings.TrimSuffix(s.DockerName, "_"+secretsVersion(secrets, s.Name)) + "_" + args[2]
 			s.Exists = false
@@ -215,6 +222,9 @@ func newSecretInsertCmd(f *command.Factory) *cobra.Command {
 			s, err := pick(a, secrets, args[1])
 			if err != nil {
 				return err
+			}
+			if err := guard.Version(args[2]); err != nil {
+				return &command.UsageError{Err: err}
 			}
 			s.DockerName = strings.TrimSuffix(s.DockerName, "_"+s.Version) + "_" + args[2]
 			s.Version = args[2]
