@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"go.yaml.in/yaml/v3"
 
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/recipe"
 )
 
@@ -382,7 +383,7 @@ func readmeAt(repo *recipe.Repo, dir, branch string) []byte {
 			return b
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "README.md")); err == nil {
+	if b, err := guard.ReadFile(dir, "README.md"); err == nil {
 		return b
 	}
 	return nil
@@ -404,12 +405,12 @@ func sshURL(repo string) string {
 // the version label of compose.yml, with the images of its services.
 func (run *genRun) workTree(ctx context.Context, s Source) (RecipeMeta, int, error) {
 	meta := RecipeMeta{Name: s.Name, Repository: s.URL, SSHURL: sshURL(s.URL)}
-	readme, err := os.ReadFile(filepath.Join(s.Dir, "README.md"))
+	readme, err := guard.ReadFile(s.Dir, "README.md")
 	if err != nil {
 		readme = nil
 	}
 	run.readme(s, &meta, readme)
-	compose, err := os.ReadFile(filepath.Join(s.Dir, "compose.yml"))
+	compose, err := guard.ReadFile(s.Dir, "compose.yml")
 	if err != nil {
 		return RecipeMeta{}, 0, fmt.Errorf("not a recipe: %w", err)
 	}

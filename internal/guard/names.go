@@ -135,6 +135,8 @@ func ComposeFile(s string) error {
 		return fail("an absolute path")
 	case !filepath.IsLocal(s) || strings.Contains(s, "\\"):
 		return fail("leaves the recipe's directory")
+	case filepath.Clean(s) == "." || strings.HasSuffix(s, "/"):
+		return fail("a directory, not a file")
 	case strings.HasPrefix(s, "-"):
 		return fail("starts with '-'")
 	}

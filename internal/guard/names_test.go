@@ -61,6 +61,8 @@ func TestNames(t *testing.T) {
 		{"compose overlay in a folder", ComposeFile, "overlays/compose.x.yml", ""},
 		{"compose file climbing out", ComposeFile, "../../../../etc/passwd", "leaves the recipe"},
 		{"compose file absolute", ComposeFile, "/etc/passwd", "absolute"},
+		{"compose file the recipe itself", ComposeFile, ".", "a directory"},
+		{"compose file a folder", ComposeFile, "overlays/..", "a directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

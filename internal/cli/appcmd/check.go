@@ -3,14 +3,13 @@ package appcmd
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/envfile"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/ui"
 )
 
@@ -56,8 +55,7 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 		return err
 	}
 	defer src.Close()
-	path := filepath.Join(src.Dir, ".env.sample")
-	data, err := os.ReadFile(path)
+	data, err := guard.ReadFile(src.Dir, ".env.sample")
 	if err != nil {
 		return fmt.Errorf("recipe %s: %w", a.Recipe(), err)
 	}
