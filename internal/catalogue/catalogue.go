@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,45 @@ type Features struct {
 	Status      int    `json:"status"`
 	Tests       string `json:"tests"`
 	SSO         string `json:"sso"`
+}
+
+// UnmarshalJSON reads Status as the schema allows it, any whole number
+// (3 or 3.0), so that every recipes.json that passes recipes.schema.json is
+// read.
+func (f *Features) UnmarshalJSON(b []byte) error {
+	type plain Features
+	aux := struct {
+		*plain
+		Status json.RawMessage `json:"status"`
+	}{plain: (*plain)(f)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	if len(aux.Status) == 0 || string(aux.Status) == "null" {
+		return nil
+	}
+	status, err := wholeNumber(aux.Status)
+	if err != nil {
+		return fmt.Errorf("features.status: %w", err)
+	}
+	f.Status = status
+	return nil
+}
+
+// wholeNumber reads a JSON number without a fractional part as an int.
+func wholeNumber(raw json.RawMessage) (int, error) {
+	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
+		return 0, fmt.Errorf("%s is not a number", raw)
+	}
+	n := json.Number(raw)
+	if i, err := n.Int64(); err == nil && i >= math.MinInt && i <= math.MaxInt {
+		return int(i), nil
+	}
+	f, err := n.Float64()
+	if err != nil || f != math.Trunc(f) || f < math.MinInt || f >= math.MaxInt {
+		return 0, fmt.Errorf("%s is not a whole number that fits an int", raw)
+	}
+	return int(f), nil
 }
 
 // Image describes the recipe's main image: its name, rating (1–4), source
@@ -171,14 +211,31 @@ func Read(path string) (Catalogue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read catalogue: %w", err)
 	}
-	return Parse(b)
+	c, err := decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("parse catalogue %s: %w", path, err)
+	}
+	return c, nil
 }
 
 // Parse decodes recipes.json content.
 func Parse(b []byte) (Catalogue, error) {
+	c, err := decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("parse catalogue: %w", err)
+	}
+	return c, nil
+}
+
+// decode reads recipes.json; a syntax error says on which line it is.
+func decode(b []byte) (Catalogue, error) {
 	c := Catalogue{}
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("parse catalogue: %w", err)
+		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+			line := 1 + bytes.Count(b[:min(int(se.Offset), len(b))], []byte("\n"))
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		return nil, err
 	}
 	return c, nil
 }

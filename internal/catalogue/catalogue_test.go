@@ -69,6 +69,48 @@ func TestReadMissing(t *testing.T) {
 	}
 }
 
+func TestReadErrorNamesTheFileAndLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "recipes.json")
+	if err := os.WriteFile(path, []byte("{\n  \"a\": {},\n  oops\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Read(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("err = %v, want one naming %s and line 3", err, path)
+	}
+}
+
+// The schema's "integer" is any whole number, 3.0 too: what it accepts is read.
+func TestStatusIsAnyWholeNumber(t *testing.T) {
+	tests := []struct {
+		name, status string
+		want         int
+		wantErr      string
+	}{
+		{name: "integer", status: "3", want: 3},
+		{name: "with a zero fraction", status: "3.0", want: 3},
+		{name: "exponent", status: "1e0", want: 1},
+		{name: "null", status: "null", want: 0},
+		{name: "fraction", status: "3.5", wantErr: "features.status: 3.5 is not a whole number"},
+		{name: "string", status: `"3"`, wantErr: `features.status: "3" is not a number`},
+		{name: "too large", status: "1e300", wantErr: "not a whole number that fits an int"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(`{"a": {"name": "a", "features": {"status": ` + tt.status + `}}}`))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || c["a"].Features.Status != tt.want {
+				t.Fatalf("status %v (err %v), want %d", c["a"].Features.Status, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestFilter(t *testing.T) {
 	c, err := Parse(readTestdata(t, "recipes.json"))
 	if err != nil {
