@@ -1,6 +1,8 @@
 package envfile
 
 import (
+	"bytes"
+	"errors"
 	"maps"
 	"strings"
 	"testing"
@@ -8,9 +10,9 @@ import (
 	"github.com/compose-spec/compose-go/v2/dotenv"
 )
 
-// FuzzParse checks that Parse never panics, that what it accepts it reads as
-// dotenv does and writes back byte for byte, and that Set keeps the file
-// consistent.
+// FuzzParse checks that Parse never panics, that a refusal names the file and
+// a line of it, that what it accepts it reads as dotenv does and writes back
+// byte for byte, and that Set keeps the file consistent.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		sample, "", "A=1", "A=1\r\nB='x'\r\n", "A=\"x\ny\" # length=3\n", "B=1\nexport A=$B\nC\n", "A=${U-x}${U:+y}",
@@ -21,6 +23,10 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, value string, pick uint8) {
 		file, err := Parse("fuzz.env", data)
 		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) || se.File != "fuzz.env" || se.Line < 1 || se.Line > bytes.Count(data, []byte("\n"))+1 {
+				t.Fatalf("Parse: error %v is not a *SyntaxError naming fuzz.env and a line of it", err)
+			}
 			return
 		}
 		if got := file.Bytes(); string(got) != string(data) {
