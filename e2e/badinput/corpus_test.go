@@ -376,8 +376,8 @@ func secretAndServiceCases() []tcase {
 		}
 	}
 	return append(cs,
-		tcase{name: "app cmd --local function climbing out", args: []string{"app", "cmd", "-n", "--local", "app.example.org", "../../x"}, code: usage,
-			want: []string{q("../../x"), "abra.sh"}},
+		tcase{name: "app cmd --local function climbing out", args: []string{"app", "cmd", "-n", "--local", "app.example.org", "../../x"}, code: failure,
+			want: []string{q("../../x"), "abra.sh", "hint:"}}, // no such function: names are looked up, never used as paths
 		tcase{name: "app cmd with -- before the domain", args: []string{"app", "cmd", "-n", "--", "app.example.org", "app", "hello"}, code: usage,
 			want: []string{"app cmd", "<domain>"}},
 		tcase{name: "app cmd --local unknown function", args: []string{"app", "cmd", "-n", "--local", "app.example.org", "nosuch"}, code: failure,
@@ -449,7 +449,7 @@ func envFileCases() []tcase {
 	noRecipe := map[string]string{"empty TYPE": "TYPE=\nDOMAIN=bad.example.org\n", "no TYPE": "DOMAIN=bad.example.org\nGREETING=hi\n"}
 	for name, content := range noRecipe {
 		for _, args := range [][]string{{"app", "deploy", "-n", bad}, {"app", "check", bad}, {"app", "secret", "ls", bad}} {
-			cs = append(cs, tcase{name: args[1] + " env file " + name, args: args, code: failure,
+			cs = append(cs, tcase{name: strings.Join(args[:len(args)-1], " ") + " env file " + name, args: args, code: failure,
 				setup: func(t *testing.T, fx *fixture) { write(t, fx.envPath("default", bad), content) },
 				want:  []string{path, "TYPE"}})
 		}
