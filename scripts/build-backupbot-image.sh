@@ -8,8 +8,8 @@
 #   --tag IMAGE:TAG   image reference (default abra-backupbot:dev)
 #   --version V       version baked into the binary and the image label (default dev)
 #
-# restic is built once from the Go module proxy (CGO_ENABLED=0) and cached under
-# ~/.cache/abra-build/ (ABRA_BUILD_CACHE overrides), so reruns are fast.
+# restic is built once from the Go module proxy by build-restic.sh (which pins
+# its version) and cached under ~/.cache/abra-build/, so reruns are fast.
 # Prints the image reference on stdout; progress goes to stderr. Idempotent: an
 # image with the same tag, binaries and config is kept as it is.
 set -euo pipefail
@@ -19,7 +19,6 @@ export PATH=/usr/local/go/bin:$PATH
 usage() { sed -n '/^#   build-backupbot-image.sh/,/^# Prints/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "build-backupbot-image: $*" >&2; exit 2; }
 
-restic_version=v0.18.1
 version=dev
 tag=""
 while [ $# -gt 0 ]; do
@@ -36,20 +35,8 @@ tag=${tag:-abra-backupbot:$version}
 docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
 label_key=tech.coopcloud.abra.backupbot.build
 
-cache=${ABRA_BUILD_CACHE:-$HOME/.cache/abra-build}
-restic_bin=$cache/restic-$restic_version
-if [ ! -x "$restic_bin" ]; then
-  echo "build-backupbot-image: building restic $restic_version from the Go module proxy (once; cached in $cache)" >&2
-  src=$cache/restic-$restic_version-src
-  mkdir -p "$src"
-  (
-    cd "$src"
-    [ -f go.mod ] || go mod init x >/dev/null 2>&1
-    go get "github.com/restic/restic/cmd/restic@$restic_version" >&2
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$restic_bin.tmp" github.com/restic/restic/cmd/restic
-  )
-  mv "$restic_bin.tmp" "$restic_bin"
-fi
+restic_bin=$(./scripts/build-restic.sh)
+restic_version=${restic_bin##*/restic-}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -11,6 +11,12 @@ unformatted=$(gofmt -l . || true)
 if [ -n "$unformatted" ]; then echo "gofmt needed on: $unformatted" >&2; exit 1; fi
 go vet ./...
 
+# Built before any test runs, so that no test depends on another package's
+# test (the end-to-end ones build the backup service's image) having built it.
+echo "== restic (the restic integration tests of internal/backup run it)" >&2
+RESTIC_BINARY=$(./scripts/build-restic.sh)
+export RESTIC_BINARY
+
 echo "== docker, sshd" >&2
 ./scripts/docker-up.sh
 ./scripts/registry-up.sh # images pushed by the tests of recipe upgrade and the catalogue

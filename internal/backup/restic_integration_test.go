@@ -20,8 +20,9 @@ import (
 	"coopcloud.tech/abra/internal/swarm/swarmtest"
 )
 
-// resticBinary finds a restic that supports restore --delete (0.18): the one
-// scripts/build-backupbot-image.sh caches, RESTIC_BINARY, or restic on PATH.
+// resticBinary finds a restic that supports restore --delete (0.18):
+// RESTIC_BINARY (scripts/test.sh sets it), the one scripts/build-restic.sh
+// caches, or restic on PATH. Under CI a missing restic fails the test.
 func resticBinary(t *testing.T) string {
 	t.Helper()
 	var candidates []string
@@ -39,7 +40,7 @@ func resticBinary(t *testing.T) string {
 			return c
 		}
 	}
-	msg := "no restic ≥ 0.18 (run scripts/build-backupbot-image.sh once, or set RESTIC_BINARY)"
+	msg := "no restic ≥ 0.18 (make test builds it; or run scripts/build-restic.sh once, or set RESTIC_BINARY)"
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
 	}
