@@ -136,6 +136,9 @@ func (s Store) ReplaceIfUnchanged(ctx context.Context, ref Ref, old, data []byte
 	if err != nil {
 		return err
 	}
+	if err := CheckEnv(env); err != nil {
+		return err
+	}
 	return env.WriteFile(ref.Path)
 }
 
@@ -192,10 +195,25 @@ func (s Store) Find(domain string) (Ref, error) {
 	if err != nil {
 		return Ref{}, err
 	}
+	var found []Ref
 	for _, r := range refs {
 		if strings.EqualFold(r.Domain, domain) {
-			return r, nil
+			found = append(found, r)
 		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 2, 3, 4, 5, 6, 7, 8, 9:
+		var paths []string
+		for _, r := range found {
+			paths = append(paths, r.Path)
+		}
+		return Ref{}, hint.With(fmt.Errorf("app %s has %d env files, one per server: %s", domain, len(found), strings.Join(paths, ", ")),
+			"an app lives on one server: remove the stale env file (or move the app with 'abra app move') and run the command again")
+	}
+	if len(found) > 0 {
+		return Ref{}, fmt.Errorf("app %s has %d env files", domain, len(found))
 	}
 	return Ref{}, hint.With(fmt.Errorf("%w %q: no env file %s.env under %s", ErrUnknown, domain, domain, s.Servers().Dir),
 		"run 'abra app ls' to see your apps, or 'abra app new <recipe> --domain "+domain+"' to create it")
@@ -207,12 +225,21 @@ func (s Store) Find(domain string) (Ref, error) {
 func (r Ref) Load() (*App, error) {
 	env, err := envfile.Load(r.Path)
 	if err != nil {
+		return nil, explainLoadError(r, err)
+	}
+	if err := CheckEnv(env); err != nil {
 		return nil, err
 	}
+	return &App{Domain: r.Domain, Server: r.Server, Path: r.Path, Env: env}, nil
+}
+
+// CheckEnv checks the values of an env file that name recipes or files:
+// TYPE/RECIPE and every COMPOSE_FILE entry. A refusal names file, line and key.
+func CheckEnv(env *envfile.File) error {
 	for _, key := range []string{"TYPE", "RECIPE"} {
 		if v, ok := env.Get(key); ok && strings.TrimSpace(v) != "" {
 			if err := guard.RecipeRef(v); err != nil {
-				return nil, envError(env, key, err, "set "+key+"=<recipe> or "+key+"=<recipe>:<version>")
+				return envError(env, key, err, "set "+key+"=<recipe> or "+key+"=<recipe>:<version>")
 			}
 		}
 	}
@@ -222,16 +249,33 @@ func (r Ref) Load() (*App, error) {
 				continue
 			}
 			if err := guard.ComposeFile(f); err != nil {
-				return nil, envError(env, "COMPOSE_FILE", err, "list compose files of the recipe, separated by ':' (COMPOSE_FILE=compose.yml:compose.smtp.yml)")
+				return envError(env, "COMPOSE_FILE", err, "list compose files of the recipe, separated by ':' (COMPOSE_FILE=compose.yml:compose.smtp.yml)")
 			}
 		}
 	}
-	return &App{Domain: r.Domain, Server: r.Server, Path: r.Path, Env: env}, nil
+	return nil
+}
+
+// explainLoadError says what to do about an env file that cannot be read.
+func explainLoadError(r Ref, err error) error {
+	var syntax *envfile.SyntaxError
+	switch fi, lerr := os.Lstat(r.Path); {
+	case errors.As(err, &syntax):
+		return hint.With(err, fmt.Sprintf("fix line %d with 'abra app config %s' (or your editor): each line is KEY=value, a comment (#) or blank", syntax.Line, r.Domain))
+	case lerr == nil && fi.Mode()&os.ModeSymlink != 0:
+		target, _ := os.Readlink(r.Path)
+		return hint.With(fmt.Errorf("%w (it is a symlink to %s)", err, target),
+			"restore "+target+", or remove the link "+r.Path)
+	case lerr == nil && fi.IsDir():
+		return hint.With(fmt.Errorf("%s is a directory, not an env file", r.Path),
+			"move it out of "+filepath.Dir(r.Path)+": every *.env there is an app")
+	}
+	return err
 }
 
 // envError names the file, line and key of a refused value.
 func envError(env *envfile.File, key string, err error, remedy string) error {
-	return hint.With(fmt.Errorf("%s:%d: %s: %w", env.Path(), env.Line(key), key, err), remedy)
+	return hint.With(&guard.FileError{Path: env.Path(), Line: env.Line(key), Key: key, Err: err}, remedy)
 }
 
 // Get finds and loads an app.

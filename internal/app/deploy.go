@@ -103,7 +103,7 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 				version = a.PinnedVersion()
 			}
 			var err error
-			src, err = d.Store.Checkout(ctx, a.Recipe(), version, o.Chaos)
+			src, err = d.Store.CheckoutApp(ctx, a, version, o.Chaos)
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ import (
 // those that exist on the server.
 func Secrets(ctx context.Context, store Store, c swarm.Cluster, a *App, chaos bool) ([]secret.Secret, error) {
 	if !chaos && a.PinnedVersion() == "" {
-		repo, err := store.OpenRecipe(a.Recipe())
+		repo, err := store.AppRecipe(a)
 		if err != nil {
 			return nil, err
 		}
@@ -22,7 +22,7 @@ func Secrets(ctx context.Context, store Store, c swarm.Cluster, a *App, chaos bo
 			chaos = true
 		}
 	}
-	src, err := store.Checkout(ctx, a.Recipe(), a.PinnedVersion(), chaos)
+	src, err := store.CheckoutApp(ctx, a, a.PinnedVersion(), chaos)
 	if err != nil {
 		return nil, err
 	}

@@ -44,9 +44,6 @@ func (s *Source) ChaosVersion() string {
 
 // OpenRecipe opens the recipe's clone, with a hint to fetch it when missing.
 func (s Store) OpenRecipe(name string) (*recipe.Repo, error) {
-	if name == "" {
-		return nil, errors.New("no recipe named: the env file needs TYPE=<recipe> (or RECIPE=)")
-	}
 	if err := guard.RecipeName(name); err != nil {
 		return nil, hint.With(err, "run 'abra recipe ls' to see the catalogue's recipes")
 	}
@@ -55,6 +52,34 @@ func (s Store) OpenRecipe(name string) (*recipe.Repo, error) {
 		return nil, hint.With(fmt.Errorf("recipe %s: %w", name, err), "run 'abra recipe fetch "+name+"' first")
 	}
 	return repo, nil
+}
+
+// ErrNoRecipe is wrapped when an app's env file names no recipe.
+var ErrNoRecipe = errors.New("names no recipe (TYPE= or RECIPE=)")
+
+// AppRecipe opens the recipe the app's env file names; an env file without
+// TYPE= (or RECIPE=) is an error naming the file.
+func (s Store) AppRecipe(a *App) (*recipe.Repo, error) {
+	if err := a.checkRecipe(); err != nil {
+		return nil, err
+	}
+	return s.OpenRecipe(a.Recipe())
+}
+
+// CheckoutApp is Checkout of the recipe the app's env file names.
+func (s Store) CheckoutApp(ctx context.Context, a *App, version string, chaos bool) (*Source, error) {
+	if err := a.checkRecipe(); err != nil {
+		return nil, err
+	}
+	return s.Checkout(ctx, a.Recipe(), version, chaos)
+}
+
+func (a *App) checkRecipe() error {
+	if a.Recipe() != "" {
+		return nil
+	}
+	return hint.With(&guard.FileError{Path: a.Path, Key: a.recipeKey(), Err: ErrNoRecipe},
+		"add TYPE=<recipe> to it with 'abra app config "+a.Domain+"' ('abra recipe ls' lists recipes)")
 }
 
 // Checkout prepares the recipe's files. With chaos it is the clone's work tree

@@ -20,6 +20,7 @@ import (
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/cli/recipecmd"
 	"coopcloud.tech/abra/internal/cli/servercmd"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/stack"
 	"coopcloud.tech/abra/internal/swarm"
@@ -48,10 +49,11 @@ func NewRootCmd(f *command.Factory) *cobra.Command {
 		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if f.Debug {
 				logrus.SetLevel(logrus.DebugLevel)
 			}
+			return checkNames(cmd, args)
 		},
 	}
 	root.SetVersionTemplate("abra {{.Version}}\n")
@@ -139,14 +141,18 @@ func report(w io.Writer, ctx context.Context, err error, debug bool) int {
 	} else {
 		fmt.Fprintf(w, "abra: %v\n", err)
 	}
-	if h := hint.Of(err); h != "" {
+	h := hint.Of(err)
+	if h == "" && (strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "unknown shorthand")) {
+		h = "see 'abra --help' for the commands and flags"
+	}
+	if h != "" {
 		fmt.Fprintf(w, "hint: %s\n", h)
 	}
 	var usage *command.UsageError
 	switch {
 	case ctx.Err() != nil || errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &usage):
+	case errors.As(err, &usage), guard.IsUsage(err):
 		return ExitUsage
 	case errors.Is(err, stack.ErrNotConverged):
 		return ExitNotConverged

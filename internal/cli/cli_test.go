@@ -650,7 +650,7 @@ func TestConfigRefusesToOverwriteAChangeMadeMeanwhile(t *testing.T) {
 		t.Fatalf("edit not saved:\n%s", b)
 	}
 	write(t, editor, "#!/bin/sh\necho 'NOT VALID' >> \"$1\"\n")
-	if code, _, stderr := fx.run(t, "app", "config", "app.example.org"); code != ExitFailure || !strings.Contains(stderr, "does not parse") {
+	if code, _, stderr := fx.run(t, "app", "config", "app.example.org"); code != ExitFailure || !strings.Contains(stderr, "is refused") {
 		t.Fatalf("an edit that does not parse: exit %d\n%s", code, stderr)
 	}
 	if b2, _ := os.ReadFile(envPath); strings.Contains(string(b2), "NOT VALID") {

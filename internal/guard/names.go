@@ -31,6 +31,37 @@ func (e *NameError) Error() string {
 
 func (e *NameError) Unwrap() error { return ErrInvalid }
 
+// FileError is a refused value that was read from a file (an env file's
+// TYPE=, a name in recipes.json) rather than typed as an argument: it names
+// the file, line and key. The CLI treats it as a failure (exit 1), not as a
+// usage error (exit 2).
+type FileError struct {
+	Path string
+	Line int // 0 when unknown
+	Key  string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	where := e.Path
+	if e.Line > 0 {
+		where = fmt.Sprintf("%s:%d", e.Path, e.Line)
+	}
+	if e.Key != "" {
+		where += ": " + e.Key
+	}
+	return where + ": " + e.Err.Error()
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// IsUsage reports whether err refuses a name given as an argument or flag:
+// a NameError not read from a file.
+func IsUsage(err error) bool {
+	var fe *FileError
+	return errors.Is(err, ErrInvalid) && !errors.As(err, &fe)
+}
+
 // Lengths from the DNS (RFC 1035) and Docker's object names.
 const (
 	maxDomain = 253
@@ -66,8 +97,10 @@ func Domain(s string) error {
 		case label[0] == '-' || label[len(label)-1] == '-':
 			return fail(fmt.Sprintf("label %q starts or ends with '-'", label))
 		}
-		if i := strings.IndexFunc(label, func(r rune) bool { return !isLower(r) && !isDigit(r) && r != '-' }); i >= 0 {
-			return fail(fmt.Sprintf("character %q is not allowed", label[i]))
+		for _, r := range label {
+			if !isLower(r) && !isDigit(r) && r != '-' {
+				return fail(fmt.Sprintf("character %q is not allowed", r))
+			}
 		}
 	}
 	return nil
@@ -94,6 +127,13 @@ func RecipeName(s string) error {
 func Version(s string) error {
 	return component("version", s, "want a version like 1.2.0+6.4.1 ('abra recipe versions <recipe>' lists them)",
 		func(r rune) bool { return isLower(r) || isUpper(r) || isDigit(r) || strings.ContainsRune("-._+", r) })
+}
+
+// SnapshotID checks a backup snapshot ID given by an operator: restic's
+// hexadecimal IDs, whole or short, or "latest".
+func SnapshotID(s string) error {
+	return component("snapshot ID", s, "want a snapshot ID like 4f2a9c1e ('abra app backup ls <domain>' lists them)",
+		func(r rune) bool { return isLower(r) || isDigit(r) })
 }
 
 // SecretName checks a secret's name as the recipe declares it (db_password).

@@ -28,6 +28,12 @@ func (e *OutsideError) Error() string {
 
 func (e *OutsideError) Unwrap() error { return ErrOutside }
 
+// Hint says what the operator can do: abra never reads the operator's files
+// for a recipe, so the recipe itself has to change.
+func (e *OutsideError) Hint() string {
+	return "a recipe may only read files inside it: ask its maintainer to fix it (check it with 'abra recipe lint <recipe>'), or fix your copy with --chaos"
+}
+
 // maxLinks bounds the symlinks followed for one path, as the kernel does (ELOOP).
 const maxLinks = 40
 

@@ -106,7 +106,9 @@ func (s Store) Apps(name string) ([]string, error) {
 	}
 	var apps []string
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".env") && !e.IsDir() {
+		// Directories named *.env are listed too, so that commands say what
+		// is wrong with them instead of "no env file".
+		if strings.HasSuffix(e.Name(), ".env") {
 			apps = append(apps, strings.TrimSuffix(e.Name(), ".env"))
 		}
 	}

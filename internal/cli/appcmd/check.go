@@ -50,7 +50,7 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	if err != nil {
 		return err
 	}
-	src, err := o.f.Store().Checkout(ctx, a.Recipe(), a.PinnedVersion(), o.chaos)
+	src, err := o.f.Store().CheckoutApp(ctx, a, a.PinnedVersion(), o.chaos)
 	if err != nil {
 		return err
 	}

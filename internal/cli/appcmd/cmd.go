@@ -45,9 +45,11 @@ functions. abra.sh is taken at the app's deployed (pinned) version.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.domain = args[0]
 			rest := args[1:]
-			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+			if dash := cmd.ArgsLenAtDash(); dash >= 1 {
 				o.args = args[dash:]
 				rest = args[1:dash]
+			} else if dash == 0 {
+				return command.Usagef("'--' comes after <domain> <service> <function>: use abra app cmd <domain> <service> <function> -- <args>")
 			}
 			switch {
 			case o.list:
@@ -72,7 +74,7 @@ func runCmd(ctx context.Context, o *cmdOptions) error {
 	if err != nil {
 		return err
 	}
-	src, err := o.f.Store().Checkout(ctx, a.Recipe(), a.PinnedVersion(), o.chaos)
+	src, err := o.f.Store().CheckoutApp(ctx, a, a.PinnedVersion(), o.chaos)
 	if err != nil {
 		return err
 	}

@@ -88,8 +88,12 @@ func runConfig(ctx context.Context, o *configOptions) error {
 		return nil
 	}
 	kept := "your edits are kept in " + copyPath
-	if _, err := envfile.Parse(ref.Path, edited); err != nil {
-		return hint.With(fmt.Errorf("the edited file does not parse: %w; %s is unchanged", err, ref.Path),
+	env, err := envfile.Parse(ref.Path, edited)
+	if err == nil {
+		err = app.CheckEnv(env)
+	}
+	if err != nil {
+		return hint.With(fmt.Errorf("the edited file is refused: %w; %s is unchanged", err, ref.Path),
 			kept+": fix it there and copy it over, or run 'abra app config "+o.domain+"' again")
 	}
 	if err := store.ReplaceIfUnchanged(ctx, ref, before, edited); err != nil {

@@ -11,6 +11,7 @@ import (
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/archive"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/guard"
 )
 
 func newCpCmd(f *command.Factory) *cobra.Command {
@@ -42,7 +43,14 @@ func runCp(ctx context.Context, f *command.Factory, domain, src, dst string) err
 	srcSvc, srcPath, fromContainer := splitServicePath(src)
 	dstSvc, dstPath, toContainer := splitServicePath(dst)
 	if fromContainer == toContainer {
-		return command.Usagef("exactly one of <src> and <dst> must be <service>:/absolute/path")
+		for _, arg := range []string{src, dst} {
+			if svc, _, ok := strings.Cut(arg, ":"); ok {
+				if err := guard.ServiceName(svc); err != nil {
+					return &command.UsageError{Err: fmt.Errorf("%q: %w", arg, err)}
+				}
+			}
+		}
+		return command.Usagef("exactly one of <src> (%q) and <dst> (%q) must be <service>:/absolute/path, the other a local path", src, dst)
 	}
 	a, c, err := loadApp(ctx, f, domain)
 	if err != nil {

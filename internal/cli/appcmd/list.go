@@ -11,6 +11,7 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/ui"
 )
@@ -78,6 +79,11 @@ func runList(ctx context.Context, o *listOptions) error {
 		if o.server != "" && r.Server != o.server {
 			continue
 		}
+		if err := guard.Domain(strings.ToLower(r.Domain)); err != nil {
+			fmt.Fprintf(o.f.IO.Err, "abra: %s: not an app env file: %v\n", r.Path, err)
+			broken = append(broken, r.Path)
+			continue
+		}
 		a, err := r.Load()
 		if err != nil {
 			// One broken env file must not hide the other apps.
@@ -94,7 +100,7 @@ func runList(ctx context.Context, o *listOptions) error {
 	var statusErr error
 	if len(broken) > 0 {
 		statusErr = hint.With(fmt.Errorf("%w: %d env files could not be read: %s", command.ErrPartial, len(broken), strings.Join(broken, ", ")),
-			"fix them with 'abra app config <domain>' (or your editor): the lines are named above")
+			"fix them with 'abra app config <domain>' (or your editor) as said above; a file whose name is not <domain>.env belongs elsewhere")
 	}
 	if o.status {
 		rows, err := app.FleetStatus(ctx, store, apps, o.f.Connect, app.StatusOptions{Timeout: o.timeout})

@@ -80,6 +80,20 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 		return err
 	}
 	verb := map[app.Direction]string{app.Up: "upgrade", app.Down: "rollback"}[o.dir]
+	repo, err := o.f.Store().AppRecipe(a)
+	if err != nil {
+		return err
+	}
+	if !o.f.Offline {
+		if err := repo.Fetch(ctx); err != nil {
+			fmt.Fprintf(o.f.IO.Err, "warning: could not fetch new versions of %s: %v\n", a.Recipe(), err)
+		}
+	}
+	if o.opts.Version != "" { // a version that does not exist is refused before the server is asked
+		if _, err := repo.Find(o.opts.Version); err != nil {
+			return hint.With(fmt.Errorf("%s %s: recipe %s: %w", verb, a.Domain, a.Recipe(), err), "list versions with 'abra recipe versions "+a.Recipe()+"'")
+		}
+	}
 	st, err := app.DeployedState(ctx, c, a.StackName())
 	if err != nil {
 		return err
@@ -95,15 +109,6 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 		return hint.With(fmt.Errorf("%s %s: the deployed version is unknown (chaos deploy without a pinned version)", verb, a.Domain),
 			"deploy a release with 'abra app deploy "+a.Domain+" <version>'")
 	}
-	repo, err := o.f.Store().OpenRecipe(a.Recipe())
-	if err != nil {
-		return err
-	}
-	if !o.f.Offline {
-		if err := repo.Fetch(ctx); err != nil {
-			fmt.Fprintf(o.f.IO.Err, "warning: could not fetch new versions of %s: %v\n", a.Recipe(), err)
-		}
-	}
 	rels, err := repo.Versions()
 	if err != nil {
 		return err
@@ -116,7 +121,7 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 	if err != nil {
 		return err
 	}
-	src, err := o.f.Store().Checkout(ctx, a.Recipe(), target.Tag, false)
+	src, err := o.f.Store().CheckoutApp(ctx, a, target.Tag, false)
 	if err != nil {
 		return err
 	}

@@ -186,6 +186,9 @@ func (o *generateOptions) sources(cfg catalogue.Config, prev catalogue.Catalogue
 	var out []catalogue.Source
 	for _, name := range names {
 		if err := guard.RecipeName(name); err != nil {
+			if len(o.recipes) == 0 { // the name came from recipes.json
+				return nil, &guard.FileError{Path: "recipes.json", Key: "recipe", Err: err}
+			}
 			return nil, err
 		}
 		out = append(out, catalogue.Source{Name: name, URL: cfg.RecipeURL(name), Dir: o.f.Store().RecipeDir(name)})

@@ -9,6 +9,7 @@ import (
 
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/guard"
+	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/recipe"
 	"coopcloud.tech/abra/internal/recipe/template"
 )
@@ -32,6 +33,10 @@ func runNew(_ context.Context, f *command.Factory, name string) error {
 		return &command.UsageError{Err: err}
 	}
 	dir := f.Store().RecipeDir(name)
+	if _, err := os.Lstat(dir); err == nil {
+		return hint.With(fmt.Errorf("recipe new: %s already exists", dir),
+			"choose another name, or work on it with 'abra recipe lint "+name+"' and 'abra recipe release "+name+"'")
+	}
 	if err := template.Write(dir, name); err != nil {
 		return fmt.Errorf("recipe new: %w", err)
 	}
