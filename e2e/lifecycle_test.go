@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,9 +86,20 @@ func TestAppLifecycle(t *testing.T) {
 	if r := e.abra("app", "new", "demo", "--server", "default", "--domain", domain, "-n"); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
 		t.Fatalf("second app new must be refused: %s", r)
 	}
-	var apps []map[string]any
-	if err := json.Unmarshal([]byte(e.mustAbra("app", "ls", "--json").stdout), &apps); err != nil || len(apps) != 1 || apps[0]["domain"] != domain {
-		t.Fatalf("app ls --json = %v (%v)", apps, err)
+	// abra's -m shape, as scripts read it: jq '.[].apps[].appName'.
+	var byServer map[string]struct {
+		Apps []map[string]any `json:"apps"`
+	}
+	if err := json.Unmarshal([]byte(e.mustAbra("app", "ls", "-m").stdout), &byServer); err != nil || len(byServer["default"].Apps) != 1 || byServer["default"].Apps[0]["appName"] != domain {
+		t.Fatalf("app ls -m = %v (%v)", byServer, err)
+	}
+	if jq, err := exec.LookPath("jq"); err == nil {
+		out, err := exec.Command("sh", "-c", "ABRA_DIR="+e.abraDir+" "+abraBin+" app ls -m | "+jq+" -r '.[].apps[].appName'").Output()
+		if err != nil || strings.TrimSpace(string(out)) != domain {
+			t.Fatalf("app ls -m | jq '.[].apps[].appName' = %q, %v", out, err)
+		}
+	} else if os.Getenv("CI") != "" {
+		t.Fatal("jq not installed (scripts/test.sh installs it)")
 	}
 
 	// deploy: the latest release, converged, answering HTTP, version pinned.

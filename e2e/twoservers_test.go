@@ -76,13 +76,17 @@ func TestTwoServers(t *testing.T) {
 
 	status := func(timeout string) (map[string]map[string]any, result) {
 		r := e.abra("app", "ls", "--status", "--timeout", timeout, "--json")
-		var rows []map[string]any
-		if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		var servers map[string]struct {
+			Apps []map[string]any `json:"apps"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &servers); err != nil {
 			t.Fatalf("app ls --status: %v\n%s", err, r)
 		}
 		out := map[string]map[string]any{}
-		for _, row := range rows {
-			out[row["domain"].(string)] = row
+		for _, s := range servers {
+			for _, row := range s.Apps {
+				out[row["appName"].(string)] = row
+			}
 		}
 		return out, r
 	}

@@ -343,13 +343,25 @@ func TestFleetStatus(t *testing.T) {
 	if code != ExitPartial {
 		t.Fatalf("exit %d, want %d (some servers failed)\n%s", code, ExitPartial, errb.String())
 	}
-	var rows []map[string]string
-	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+	// abra's shape: servers → apps, so that jq '.[].apps[].appName' works.
+	var servers map[string]struct {
+		Apps     []map[string]string `json:"apps"`
+		AppCount int                 `json:"appCount"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &servers); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	got := map[string]map[string]string{}
-	for _, r := range rows {
-		got[r["domain"]] = r
+	for name, s := range servers {
+		if s.AppCount != len(s.Apps) {
+			t.Errorf("server %s: appCount %d for %d apps", name, s.AppCount, len(s.Apps))
+		}
+		for _, r := range s.Apps {
+			if r["server"] != name || r["appName"] != r["domain"] {
+				t.Errorf("app row under %s = %v", name, r)
+			}
+			got[r["appName"]] = r
+		}
 	}
 	if r := got["app.example.org"]; r["status"] != "deployed" || r["version"] != "1.0.0+1.25" {
 		t.Errorf("deployed app row = %v", r)

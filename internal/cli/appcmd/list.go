@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,18 +26,59 @@ type listOptions struct {
 	timeout time.Duration
 }
 
-// appView is the stable JSON shape of an app in `app ls`.
+// appView is an app in `app ls --json`: abra's fields and names (camelCase,
+// as scripts written for abra read them: jq '.[].apps[].appName'), then ours
+// as additions.
 type appView struct {
-	Server  string `json:"server"`
-	Recipe  string `json:"recipe"`
-	Domain  string `json:"domain"`
-	Version string `json:"version"`
-	Path    string `json:"path"`
-	// With --status:
-	Chaos   string `json:"chaos,omitempty"`
-	Status  string `json:"status,omitempty"`
-	Reason  string `json:"reason,omitempty"`
-	Upgrade string `json:"upgrade,omitempty"`
+	Server       string `json:"server"`
+	Recipe       string `json:"recipe"`
+	AppName      string `json:"appName"`
+	Domain       string `json:"domain"`
+	Status       string `json:"status"`
+	Chaos        string `json:"chaos"`
+	ChaosVersion string `json:"chaosVersion"`
+	AutoUpdate   string `json:"autoUpdate"`
+	Version      string `json:"version"`
+	Upgrade      string `json:"upgrade"`
+	// Ours: the env file, and why the status is what it is.
+	Path   string `json:"path"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// serverView is one server's entry in `app ls --json`, keyed by server
+// name, with abra's counts.
+type serverView struct {
+	Apps             []appView `json:"apps"`
+	AppCount         int       `json:"appCount"`
+	VersionCount     int       `json:"versionCount"`
+	UnversionedCount int       `json:"unversionedCount"`
+	LatestCount      int       `json:"latestCount"`
+	UpgradeCount     int       `json:"upgradeCount"`
+}
+
+func byServer(views []appView) map[string]*serverView {
+	out := map[string]*serverView{}
+	for _, v := range views {
+		s := out[v.Server]
+		if s == nil {
+			s = &serverView{Apps: []appView{}}
+			out[v.Server] = s
+		}
+		s.Apps = append(s.Apps, v)
+		s.AppCount++
+		switch {
+		case v.Version == "" || v.Version == "unknown":
+			s.UnversionedCount++
+		default:
+			s.VersionCount++
+			if v.Upgrade == "" || v.Upgrade == "latest" {
+				s.LatestCount++
+			} else {
+				s.UpgradeCount++
+			}
+		}
+	}
+	return out
 }
 
 func newListCmd(f *command.Factory, runF func(context.Context, *listOptions) error) *cobra.Command {
@@ -94,7 +136,9 @@ func runList(ctx context.Context, o *listOptions) error {
 		if o.recipe != "" && a.Recipe() != o.recipe {
 			continue
 		}
-		views = append(views, appView{Server: a.Server, Recipe: a.Recipe(), Domain: a.Domain, Version: a.PinnedVersion(), Path: a.Path})
+		auto, _ := a.Env.Get("ENABLE_AUTO_UPDATE")
+		views = append(views, appView{Server: a.Server, Recipe: a.Recipe(), AppName: a.Domain, Domain: a.Domain, Version: a.PinnedVersion(), Path: a.Path,
+			Status: "unknown", Chaos: "false", AutoUpdate: strconv.FormatBool(auto == "true" || auto == "1")})
 		apps = append(apps, a)
 	}
 	var statusErr error
@@ -105,14 +149,15 @@ func runList(ctx context.Context, o *listOptions) error {
 	if o.status {
 		rows, err := app.FleetStatus(ctx, store, apps, o.f.Connect, app.StatusOptions{Timeout: o.timeout})
 		for i, r := range rows {
-			views[i].Version, views[i].Chaos, views[i].Status, views[i].Reason, views[i].Upgrade = r.Version, r.Chaos, r.State, r.Reason, r.Upgrade
+			views[i].Version, views[i].ChaosVersion, views[i].Status, views[i].Reason, views[i].Upgrade = r.Version, r.Chaos, r.State, r.Reason, r.Upgrade
+			views[i].Chaos = strconv.FormatBool(r.Chaos != "")
 		}
 		if err != nil {
 			statusErr = errors.Join(statusErr, fmt.Errorf("%w: %w", command.ErrPartial, err))
 		}
 	}
 	if o.json {
-		if err := ui.JSON(o.f.IO, views); err != nil {
+		if err := ui.JSON(o.f.IO, byServer(views)); err != nil {
 			return err
 		}
 		return statusErr
@@ -125,7 +170,7 @@ func runList(ctx context.Context, o *listOptions) error {
 			if v.Reason != "" {
 				status += " (" + v.Reason + ")"
 			}
-			row = append(row, orDash(v.Chaos), status, orDash(v.Upgrade))
+			row = append(row, orDash(v.ChaosVersion), status, orDash(v.Upgrade))
 		}
 		rows = append(rows, row)
 	}
