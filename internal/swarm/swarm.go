@@ -140,8 +140,18 @@ type Cluster interface {
 	// UnusedVolumes lists volumes no container uses, on the node the client talks to.
 	UnusedVolumes(ctx context.Context) ([]string, error)
 	// Prune removes stopped containers, networks of stacks without services and
-	// dangling images. Other networks (such as "proxy") are kept.
-	Prune(ctx context.Context) (PruneReport, error)
+	// dangling images (every unused image with AllImages). Other networks (such
+	// as "proxy") are kept. With Stack set, only that stack's containers and
+	// networks go.
+	Prune(ctx context.Context, opts PruneOptions) (PruneReport, error)
+}
+
+// PruneOptions narrows or widens what Prune removes.
+type PruneOptions struct {
+	// Stack limits containers and networks to one stack (after its undeploy).
+	Stack string
+	// AllImages removes every image no container uses, not only dangling ones.
+	AllImages bool
 }
 
 // PruneReport says what Prune removed.

@@ -17,6 +17,7 @@ type pruneOptions struct {
 	f       *command.Factory
 	server  string
 	volumes bool
+	all     bool
 	force   bool
 	json    bool
 }
@@ -29,10 +30,12 @@ type pruneView struct {
 func newPruneCmd(f *command.Factory) *cobra.Command {
 	o := &pruneOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "prune <server> [--volumes]",
-		Short: "Remove stopped containers, leftover stack networks and dangling images (and unused volumes with --volumes)",
+		Use:     "prune <server> [--all] [--volumes]",
+		Aliases: []string{"p"},
+		Short:   "Remove stopped containers, leftover stack networks and dangling images (and unused volumes with --volumes)",
 		Long: `Free space on a server: stopped containers, networks of stacks that have no
 services left, and dangling images go. Other networks, such as "proxy", stay.
+With --all, every image no container uses goes, not only dangling ones.
 
 With --volumes, volumes no container uses go too — with their data. They are
 listed first and you are asked (--force skips the question).`,
@@ -42,7 +45,8 @@ listed first and you are asked (--force skips the question).`,
 			return runPrune(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().BoolVar(&o.volumes, "volumes", false, "also delete unused volumes (their data is lost)")
+	cmd.Flags().BoolVarP(&o.all, "all", "a", false, "remove every unused image, not only dangling ones")
+	cmd.Flags().BoolVarP(&o.volumes, "volumes", "v", false, "also delete unused volumes (their data is lost)")
 	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "with --volumes: delete without asking")
 	command.AddJSONFlag(cmd, &o.json)
 	return cmd
@@ -69,7 +73,7 @@ func runPrune(ctx context.Context, o *pruneOptions) error {
 			}
 		}
 	}
-	report, err := c.Prune(ctx)
+	report, err := c.Prune(ctx, swarm.PruneOptions{AllImages: o.all})
 	if err != nil {
 		return err
 	}

@@ -411,16 +411,20 @@ func (c *Cluster) UnusedVolumes(ctx context.Context) ([]string, error) {
 }
 
 // Prune implements swarm.Cluster.
-func (c *Cluster) Prune(ctx context.Context) (swarm.PruneReport, error) {
+func (c *Cluster) Prune(ctx context.Context, opts swarm.PruneOptions) (swarm.PruneReport, error) {
 	var r swarm.PruneReport
-	cs, err := c.api.ContainerPrune(ctx, client.ContainerPruneOptions{})
+	containers := client.ContainerPruneOptions{}
+	if opts.Stack != "" {
+		containers.Filters = make(client.Filters).Add("label", swarm.StackLabel+"="+opts.Stack)
+	}
+	cs, err := c.api.ContainerPrune(ctx, containers)
 	if err != nil {
 		return r, fmt.Errorf("prune containers: %w", err)
 	}
 	r.Containers, r.Reclaimed = cs.Report.ContainersDeleted, cs.Report.SpaceReclaimed
 	// Not NetworkPrune: it would also delete "proxy" whenever traefik is not
 	// running. Only networks of stacks that have no services left go.
-	nets, err := c.Networks(ctx, "")
+	nets, err := c.Networks(ctx, opts.Stack)
 	if err != nil {
 		return r, fmt.Errorf("prune networks: %w", err)
 	}
@@ -439,7 +443,11 @@ func (c *Cluster) Prune(ctx context.Context) (swarm.PruneReport, error) {
 			}
 		}
 	}
-	is, err := c.api.ImagePrune(ctx, client.ImagePruneOptions{})
+	images := client.ImagePruneOptions{}
+	if opts.AllImages { // the Engine API's "dangling=false": every image no container uses
+		images.Filters = make(client.Filters).Add("dangling", "false")
+	}
+	is, err := c.api.ImagePrune(ctx, images)
 	if err != nil {
 		return r, fmt.Errorf("prune images: %w", err)
 	}

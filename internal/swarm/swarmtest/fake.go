@@ -488,10 +488,17 @@ func (c *Cluster) UnusedVolumes(context.Context) ([]string, error) {
 }
 
 // Prune implements swarm.Cluster: the fake has nothing to prune.
-func (c *Cluster) Prune(context.Context) (swarm.PruneReport, error) {
+func (c *Cluster) Prune(_ context.Context, opts swarm.PruneOptions) (swarm.PruneReport, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.Calls = append(c.Calls, "prune")
+	call := "prune"
+	if opts.Stack != "" {
+		call += " stack=" + opts.Stack
+	}
+	if opts.AllImages {
+		call += " all-images"
+	}
+	c.Calls = append(c.Calls, call)
 	return swarm.PruneReport{}, nil
 }
 
