@@ -450,17 +450,22 @@ func (w *tailWriter) String() string {
 // PreUpgradeTags are the tags of the backup an upgrade from a version takes first.
 func PreUpgradeTags(from string) []string { return []string{"pre-upgrade", "from:" + from} }
 
-// NeedsPreUpgradeBackup reports whether upgrading the app must take a backup
-// first: true when one of its services has backups enabled. Then the server
-// must have a running backup service, or the upgrade cannot go ahead.
-func NeedsPreUpgradeBackup(ctx context.Context, c swarm.Cluster, a *App) (bool, error) {
+// NeedsPreUpgradeBackup reports whether upgrading the app takes a backup
+// first: when one of its services has backups enabled and the server has a
+// backup service. Backups enabled without a backup service (most recipes
+// enable them by default) is not an error, as in abra: the upgrade goes on
+// without one, and warning says so and how to add the service.
+func NeedsPreUpgradeBackup(ctx context.Context, c swarm.Cluster, a *App) (take bool, warning error, err error) {
 	enabled, err := BackupServices(ctx, c, a)
 	if err != nil || len(enabled) == 0 {
-		return false, err
+		return false, nil, err
 	}
 	if _, err := FindBackupService(ctx, c, a.Server); err != nil {
-		return true, hint.With(fmt.Errorf("upgrade %s: backups are enabled (%s has %s=true), but: %w", a.Domain, strings.Join(enabled, ", "), BackupLabel, err),
-			"deploy the backup-bot recipe on this server ('abra app new backup-bot ...'), or pass --no-backup to upgrade without a backup")
+		if !errors.Is(err, ErrNoBackupService) {
+			return false, nil, err
+		}
+		return false, hint.With(fmt.Errorf("upgrade %s without a backup: backups are enabled (%s has %s=true), but: %w", a.Domain, strings.Join(enabled, ", "), BackupLabel, err),
+			"deploy the backup-bot recipe on this server ('abra app new backup-bot ...') so that upgrades take a verified backup first"), nil
 	}
-	return true, nil
+	return true, nil, nil
 }

@@ -374,18 +374,18 @@ func TestBackupDownload(t *testing.T) {
 func TestNeedsPreUpgradeBackup(t *testing.T) {
 	ctx := context.Background()
 	c := backupCluster(t)
-	if need, err := NeedsPreUpgradeBackup(ctx, c, testApp(t)); !need || err != nil {
-		t.Fatalf("backups enabled, service running: %v %v", need, err)
+	if need, warn, err := NeedsPreUpgradeBackup(ctx, c, testApp(t)); !need || warn != nil || err != nil {
+		t.Fatalf("backups enabled, service running: %v %v %v", need, warn, err)
 	}
 	svcs, _ := c.Services(ctx, "backups_example_org")
 	_ = c.RemoveService(ctx, svcs[0].ID)
-	need, err := NeedsPreUpgradeBackup(ctx, c, testApp(t))
-	if !need || !errors.Is(err, ErrNoBackupService) || !strings.Contains(hint.Of(err), "--no-backup") || !strings.Contains(err.Error(), "db has backupbot.backup=true") {
-		t.Fatalf("backups enabled, no backup service: %v %v (hint %q)", need, err, hint.Of(err))
+	need, warn, err := NeedsPreUpgradeBackup(ctx, c, testApp(t))
+	if need || err != nil || !errors.Is(warn, ErrNoBackupService) || !strings.Contains(hint.Of(warn), "abra app new backup-bot") || !strings.Contains(warn.Error(), "db has backupbot.backup=true") {
+		t.Fatalf("backups enabled, no backup service: %v %v %v (hint %q)", need, warn, err, hint.Of(warn))
 	}
 	plain := swarmtest.New()
 	addService(t, plain, "app_example_org", "app", 1)
-	if need, err := NeedsPreUpgradeBackup(ctx, plain, testApp(t)); need || err != nil {
-		t.Fatalf("backups not enabled: %v %v", need, err)
+	if need, warn, err := NeedsPreUpgradeBackup(ctx, plain, testApp(t)); need || warn != nil || err != nil {
+		t.Fatalf("backups not enabled: %v %v %v", need, warn, err)
 	}
 }

@@ -76,12 +76,21 @@ func preUpgradeBackup(ctx context.Context, f *command.Factory, c swarm.Cluster, 
 	p := newBackupProgress(f, false)
 	p.indent = "  "
 	b := &app.Backups{Cluster: c, Observer: p}
+	var snapshot string
 	err := step.Run(ctx, obs, step.Step{Name: "back up", Run: func(ctx context.Context) error {
 		res, err := b.Create(ctx, a, app.CreateBackupOptions{Tags: app.PreUpgradeTags(current)})
 		p.done()
-		if err == nil {
-			obs.Note("back up", fmt.Sprintf("snapshot %s: %d files, %s", backup.ShortID(res.SnapshotID), res.Files, humanBytes(res.Bytes)))
+		if err != nil {
+			return err
 		}
+		obs.Note("back up", fmt.Sprintf("snapshot %s: %d files, %s", backup.ShortID(res.SnapshotID), res.Files, humanBytes(res.Bytes)))
+		snapshot = res.SnapshotID
+		return nil
+	}}, step.Step{Name: "verify backup", Run: func(ctx context.Context) error {
+		// Restored to scratch space and compared with its manifest: an
+		// upgrade only goes ahead with a backup that is known to restore.
+		_, err := b.Verify(ctx, a, snapshot)
+		p.done()
 		return err
 	}})
 	if err != nil {

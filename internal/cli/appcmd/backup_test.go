@@ -425,7 +425,9 @@ func TestUpgradeTakesBackupFirst(t *testing.T) {
 		args     []string
 		noBot    bool
 		create   reply
+		verify   *reply // nil: the backup verifies
 		wantErr  string
+		wantWarn string
 		wantHint string
 		backup   bool // a backup ran
 		upgraded bool
@@ -434,7 +436,11 @@ func TestUpgradeTakesBackupFirst(t *testing.T) {
 		{name: "a failed backup stops the upgrade", labels: enabled,
 			create:  reply{code: 1, stdout: []string{`{"time":"2026-12-01T10:00:00Z","event":"error","message":"pre-hook exited with 3"}`}},
 			wantErr: "upgrade app.example.org stopped before any change: back up: backup app.example.org: pre-hook exited with 3 (exit 1)", wantHint: "--no-backup", backup: true},
-		{name: "no backup service", labels: enabled, noBot: true, wantErr: "no backup service", wantHint: "--no-backup"},
+		{name: "a backup that does not verify stops the upgrade", labels: enabled, create: createOK,
+			verify:  &reply{code: 1, stdout: []string{`{"time":"2026-12-01T10:00:00Z","event":"error","message":"file db.sql differs from the manifest"}`}},
+			wantErr: "upgrade app.example.org stopped before any change: verify backup: verify backup of app.example.org: file db.sql differs from the manifest", wantHint: "--no-backup", backup: true},
+		{name: "no backup service: warns and goes on", labels: enabled, noBot: true, upgraded: true,
+			wantWarn: "warning: upgrade app.example.org without a backup"},
 		{name: "--no-backup skips it", labels: enabled, args: []string{"--no-backup"}, noBot: true, upgraded: true},
 		{name: "backups not enabled: no backup", create: createOK, upgraded: true},
 		{name: "a dry run takes no backup", labels: enabled, args: []string{"--dry-run"}, create: createOK},
@@ -445,7 +451,11 @@ func TestUpgradeTakesBackupFirst(t *testing.T) {
 			if tt.noBot {
 				fx.removeService(t, "backups_example_org_app")
 			}
-			bot := &backupbot{replies: map[string]reply{"create": tt.create}}
+			verify := reply{stdout: []string{result(`{"snapshot_id":"eeee5555","files":1,"bytes":10,"ok":true}`)}}
+			if tt.verify != nil {
+				verify = *tt.verify
+			}
+			bot := &backupbot{replies: map[string]reply{"create": tt.create, "verify": verify}}
 			fx.cluster.ExecFunc = bot.exec
 			before := len(fx.cluster.Calls)
 			err := fx.run(newUpgradeCmd(fx.f, nil), append([]string{"app.example.org", "-D"}, tt.args...)...)
@@ -454,6 +464,12 @@ func TestUpgradeTakesBackupFirst(t *testing.T) {
 			}
 			if !strings.Contains(hint.Of(err), tt.wantHint) {
 				t.Errorf("hint = %q, want %q", hint.Of(err), tt.wantHint)
+			}
+			if !strings.Contains(fx.err.String(), tt.wantWarn) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantWarn, fx.err.String())
+			}
+			if tt.backup && tt.upgraded && !slices.ContainsFunc(bot.ran, func(c string) bool { return strings.Contains(c, " verify ") }) {
+				t.Errorf("the backup was not verified before the upgrade: %v", bot.ran)
 			}
 			calls := fx.cluster.Calls[before:]
 			backup := callIndex(calls, "exec ")
@@ -478,6 +494,7 @@ func TestRollbackOffersPreUpgradeRestore(t *testing.T) {
 	fx := upgradeFixture(t, "        - \"backupbot.backup=true\"\n")
 	bot := &backupbot{replies: map[string]reply{
 		"create": {stdout: []string{result(`{"snapshot_id":"eeee5555","services":["app"],"files":1,"bytes":10}`)}},
+		"verify": {stdout: []string{result(`{"snapshot_id":"eeee5555","files":1,"bytes":10,"ok":true}`)}},
 		"ls": {stdout: []string{result(`{"snapshots":[` +
 			`{"id":"eeee5555","short_id":"eeee55","time":"2026-12-03T10:00:00Z","app":"app_example_org","services":["app"],"tags":["pre-upgrade","from:1.0.0+1"]},` +
 			`{"id":"ffff6666","short_id":"ffff66","time":"2026-12-04T10:00:00Z","app":"app_example_org","services":["app"],"tags":[]}]}`)}},

@@ -66,7 +66,7 @@ version does not converge, the previous one is put back.`,
 	cmd.Flags().BoolVarP(&o.opts.NoConvergeChecks, "no-converge-checks", "c", false, "do not wait for the services to converge")
 	cmd.Flags().BoolVar(&o.opts.DryRun, "dry-run", false, "print what would change and change nothing")
 	if dir == app.Up {
-		cmd.Long += "\n\nWhen a service of the app has backups enabled (backupbot.backup=true), a backup\ntagged pre-upgrade is taken first; if it fails, nothing changes."
+		cmd.Long += "\n\nWhen a service of the app has backups enabled (backupbot.backup=true) and the\nserver has a backup service, a backup tagged pre-upgrade is taken and verified\nfirst; if that fails, nothing changes. Without a backup service it warns and goes on."
 		cmd.Flags().BoolVar(&o.noBackup, "no-backup", false, "do not take a backup first")
 	} else {
 		cmd.Long += "\n\nAfterwards abra offers to restore the backup taken before the last upgrade\n(with -n it prints the command instead)."
@@ -147,11 +147,15 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 	}
 	backupFirst := false
 	if o.dir == app.Up && !o.noBackup {
-		if backupFirst, err = app.NeedsPreUpgradeBackup(ctx, c, a); err != nil {
+		var warning error
+		if backupFirst, warning, err = app.NeedsPreUpgradeBackup(ctx, c, a); err != nil {
 			return err
 		}
+		if warning != nil {
+			fmt.Fprintf(w, "\nwarning: %v\nhint: %s\n", warning, hint.Of(warning))
+		}
 		if backupFirst && !o.opts.DryRun {
-			fmt.Fprintf(w, "\na backup (tags %s) is taken first; --no-backup skips it\n", strings.Join(app.PreUpgradeTags(current), ", "))
+			fmt.Fprintf(w, "\na backup (tags %s) is taken and verified first; --no-backup skips it\n", strings.Join(app.PreUpgradeTags(current), ", "))
 		}
 	}
 	if !o.f.NoInput && !o.opts.DryRun {
