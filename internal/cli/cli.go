@@ -70,6 +70,7 @@ func NewRootCmd(f *command.Factory) *cobra.Command {
 		servercmd.NewCmd(f),
 		recipecmd.NewCmd(f),
 		cataloguecmd.NewCmd(f),
+		newSelfUpgradeCmd(f, nil),
 	)
 	refuseUnknownSubcommands(root)
 	return root
