@@ -23,6 +23,7 @@ type newOptions struct {
 	domain  string
 	chaos   bool
 	secrets bool
+	pass    bool
 }
 
 func newNewCmd(f *command.Factory, runF func(context.Context, *newOptions) error) *cobra.Command {
@@ -52,10 +53,14 @@ $ABRA_DIR/servers/<server>/<domain>.env with DOMAIN and TYPE set. Edit it with
 	cmd.Flags().StringVarP(&o.domain, "domain", "D", "", "domain name of the app")
 	cmd.Flags().BoolVarP(&o.chaos, "chaos", "C", false, "use the recipe's work tree instead of a release")
 	cmd.Flags().BoolVarP(&o.secrets, "secrets", "S", false, "also generate the app's secrets (values are printed once)")
+	cmd.Flags().BoolVarP(&o.pass, "pass", "P", false, "with --secrets, also store the values in your password store (pass)")
 	return cmd
 }
 
 func runNew(ctx context.Context, o *newOptions) error {
+	if o.pass && !o.secrets {
+		return command.Usagef("--pass stores generated secrets: use it with --secrets")
+	}
 	store := o.f.Store()
 	var err error
 	if o.server == "" {
@@ -97,7 +102,7 @@ func runNew(ctx context.Context, o *newOptions) error {
 	}
 	if o.secrets {
 		// All or nothing: without its secrets the app is not created either.
-		if err := runSecretGenerate(ctx, o.f, []string{a.Domain}, true, chaos, false, true); err != nil {
+		if err := runSecretGenerate(ctx, o.f, []string{a.Domain}, generateFlags{all: true, chaos: chaos, pass: o.pass, allOrNothing: true}); err != nil {
 			if rmErr := os.Remove(a.Path); rmErr != nil {
 				return fmt.Errorf("app new %s: generate secrets: %w; and remove %s again: %w", a.Domain, err, a.Path, rmErr)
 			}

@@ -1,6 +1,7 @@
 package appcmd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,7 +30,11 @@ Recipes declare them external, named ${STACK_NAME}_<name>_${SECRET_<NAME>_VERSIO
 The env file holds each version and, as a trailing comment, how to make values:
 "# length=32" (random characters, "charset=special" or "safe" to widen them),
 "# generate=false" (you insert it); otherwise a passphrase of words.
-To rotate: bump the version in the env file, generate, redeploy.`,
+To rotate: bump the version in the env file, generate, redeploy.
+
+With --pass, generate (and app new --secrets) also store each value in your
+own password store (pass), as hosts/<server>/<domain>/<secret>, and rm
+removes that entry again.`,
 	}
 	cmd.AddCommand(newSecretGenerateCmd(f), newSecretInsertCmd(f), newSecretRmCmd(f), newSecretLsCmd(f))
 	return cmd
@@ -67,30 +72,40 @@ type generatedView struct {
 }
 
 func newSecretGenerateCmd(f *command.Factory) *cobra.Command {
-	var all, chaos, asJSON bool
+	var all, chaos, asJSON, pass bool
 	cmd := &cobra.Command{
-		Use:   "generate <domain> [secret] [version] | --all",
-		Short: "Generate missing secrets; values are printed once, on stdout",
-		Args:  command.RangeArgs(1, 3),
+		Use:     "generate <domain> [[secret] [version] | --all]",
+		Aliases: []string{"gen", "g"},
+		Short:   "Generate missing secrets; values are printed once, on stdout",
+		Example: "  abra app secret generate blog.example.org --all\n  abra app secret generate blog.example.org db_password v2 --pass",
+		Args:    command.RangeArgs(1, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) > 1) {
 				return command.Usagef("name a secret or pass --all (one of them)")
 			}
-			return runSecretGenerate(cmd.Context(), f, args, all, chaos, asJSON, false)
+			return runSecretGenerate(cmd.Context(), f, args, generateFlags{all: all, chaos: chaos, asJSON: asJSON, pass: pass})
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "generate every missing secret")
 	cmd.Flags().BoolVarP(&chaos, "chaos", "C", false, "read the secrets from the recipe's work tree")
+	cmd.Flags().BoolVarP(&pass, "pass", "P", false, "also store the values in your password store (pass)")
 	command.AddJSONFlag(cmd, &asJSON)
 	return cmd
 }
 
+// generateFlags say how runSecretGenerate works. With allOrNothing, a failure
+// removes the secrets (and pass entries) this call made and prints no values.
+type generateFlags struct {
+	all, chaos, asJSON, pass, allOrNothing bool
+}
+
 // runSecretGenerate generates the named secret (args[1], optionally at args[2])
-// or, with all, every missing one, and prints the values once. With
-// allOrNothing, a failure removes the secrets this call made and prints no
-// values.
-func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, all, chaos, asJSON, allOrNothing bool) error {
-	a, c, secrets, err := loadSecrets(ctx, f, args[0], chaos)
+// or, with all, every missing one, and prints the values once. With pass, a
+// secret whose value cannot be stored in the password store is removed from
+// the server again: a value nobody can read back is not left behind.
+func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, o generateFlags) error {
+	all, asJSON, allOrNothing := o.all, o.asJSON, o.allOrNothing
+	a, c, secrets, err := loadSecrets(ctx, f, args[0], o.chaos)
 	if err != nil {
 		return err
 	}
@@ -112,6 +127,7 @@ func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, a
 	}
 	var made []generatedView
 	var created []secret.Secret
+	var inPass []string
 	var errs []error
 	for _, s := range todo {
 		switch {
@@ -129,6 +145,17 @@ func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, a
 			errs = append(errs, fmt.Errorf("%s: %w", s.Name, err))
 			continue
 		}
+		if o.pass {
+			name := secret.PassName(a.Server, a.Domain, s.Name)
+			if err := f.PassStore().Insert(ctx, name, []byte(value)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: store in pass: %w", s.Name, err))
+				if err := secret.Remove(ctx, c, s); err != nil {
+					errs = append(errs, fmt.Errorf("remove %s again: %w", s.DockerName, err))
+				}
+				continue
+			}
+			inPass = append(inPass, name)
+		}
 		made = append(made, generatedView{Name: s.Name, Version: s.Version, DockerName: s.DockerName, Value: value})
 		created = append(created, s)
 	}
@@ -136,6 +163,11 @@ func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, a
 		for _, s := range created {
 			if err := secret.Remove(ctx, c, s); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s again: %w", s.DockerName, err))
+			}
+		}
+		for _, name := range inPass {
+			if err := f.PassStore().Remove(ctx, name); err != nil {
+				errs = append(errs, fmt.Errorf("remove pass entry %s again: %w", name, err))
 			}
 		}
 		return errors.Join(errs...)
@@ -155,7 +187,11 @@ func runSecretGenerate(ctx context.Context, f *command.Factory, args []string, a
 		if err := ui.Table(f.IO, []string{"name", "version", "value"}, rows); err != nil {
 			return err
 		}
-		fmt.Fprintln(f.IO.Err, "these values are shown once and stored only on the server: keep them somewhere safe")
+		if o.pass {
+			fmt.Fprintf(f.IO.Err, "these values are shown once; a copy is in your password store under %s\n", secret.PassName(a.Server, a.Domain, ""))
+		} else {
+			fmt.Fprintln(f.IO.Err, "these values are shown once and stored only on the server: keep them somewhere safe")
+		}
 	} else {
 		fmt.Fprintf(f.IO.Err, "%s: no secrets to generate\n", a.Domain)
 	}
@@ -180,39 +216,47 @@ func secretsVersion(secrets []secret.Secret, name string) string {
 }
 
 func newSecretInsertCmd(f *command.Factory) *cobra.Command {
-	var file string
-	var trim, chaos bool
+	var file, trim, chaos bool
 	cmd := &cobra.Command{
-		Use:   "insert <domain> <secret> <version> [value]",
-		Short: "Store a value you provide as a secret (from the argument, --file, or stdin)",
-		Args:  command.RangeArgs(3, 4),
+		Use:     "insert <domain> <secret> <version> [<data>]",
+		Aliases: []string{"i"},
+		Short:   "Store a value you provide as a secret (from <data>, the file <data> names with -f, or stdin)",
+		Long: `Store a value you provide as a secret of the app.
+
+<data> is the value itself; with -f/--file it is the path of a file whose
+content is the value (a certificate, a key), stored byte for byte. Without
+<data> the value is read from stdin. Nothing is trimmed unless -t/--trim.`,
+		Example: "  abra app secret insert blog.example.org smtp_password v1 'hunter2'\n" +
+			"  abra app secret insert blog.example.org ssl_cert v1 ./cert.pem -f\n" +
+			"  pass show mail/smtp | abra app secret insert blog.example.org smtp_password v1 --trim",
+		Args: command.RangeArgs(3, 4),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var value string
+			var value []byte
 			switch {
-			case len(args) == 4 && file != "":
-				return command.Usagef("give the value as an argument or with --file, not both")
-			case len(args) == 4:
-				value = args[3]
-			case file != "":
-				b, err := os.ReadFile(file)
+			case len(args) == 4 && file:
+				b, err := os.ReadFile(args[3])
 				if err != nil {
-					return err
+					return fmt.Errorf("read the value of %s from file %s: %w", args[1], args[3], err)
 				}
-				value = string(b)
+				value = b
+			case len(args) == 4:
+				value = []byte(args[3])
+			case file:
+				return command.Usagef("-f/--file needs <data>: the path of the file holding the value")
 			case !isTerminal(f.IO.In):
 				b, err := io.ReadAll(f.IO.In)
 				if err != nil {
 					return err
 				}
-				value = string(b)
+				value = b
 			default:
-				return command.Usagef("give the value as an argument, with --file, or on stdin")
+				return command.Usagef("give the value as <data>, a file with <data> -f, or on stdin")
 			}
 			if trim {
-				value = strings.TrimSpace(value)
+				value = bytes.TrimSpace(value)
 			}
-			if value == "" {
+			if len(value) == 0 {
 				return command.Usagef("the value is empty")
 			}
 			a, c, secrets, err := loadSecrets(ctx, f, args[0], chaos)
@@ -228,25 +272,26 @@ func newSecretInsertCmd(f *command.Factory) *cobra.Command {
 			}
 			s.DockerName = strings.TrimSuffix(s.DockerName, "_"+s.Version) + "_" + args[2]
 			s.Version = args[2]
-			if err := secret.Create(ctx, c, a.StackName(), s, value); err != nil {
+			if err := secret.Create(ctx, c, a.StackName(), s, string(value)); err != nil {
 				return err
 			}
 			fmt.Fprintf(f.IO.Err, "secret %s stored as %s\n", s.Name, s.DockerName)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&file, "file", "", "read the value from this file")
-	cmd.Flags().BoolVar(&trim, "trim", false, "strip surrounding white space (a trailing newline, say)")
+	cmd.Flags().BoolVarP(&file, "file", "f", false, "<data> is the path of a file whose content is the value")
+	cmd.Flags().BoolVarP(&trim, "trim", "t", false, "strip surrounding white space (a trailing newline, say)")
 	cmd.Flags().BoolVarP(&chaos, "chaos", "C", false, "read the secrets from the recipe's work tree")
 	return cmd
 }
 
 func newSecretRmCmd(f *command.Factory) *cobra.Command {
-	var all, force, chaos bool
+	var all, force, chaos, pass bool
 	cmd := &cobra.Command{
-		Use:   "rm <domain> [secret] | --all",
-		Short: "Delete the app's secrets from the server",
-		Args:  command.RangeArgs(1, 2),
+		Use:     "rm <domain> [[secret] | --all]",
+		Aliases: []string{"remove", "delete"},
+		Short:   "Delete the app's secrets from the server (and, with --pass, from your password store)",
+		Args:    command.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) == 2) {
 				return command.Usagef("name a secret or pass --all (one of them)")
@@ -291,6 +336,18 @@ func newSecretRmCmd(f *command.Factory) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(f.IO.Err, "removed %s\n", s.DockerName)
+				if !pass {
+					continue
+				}
+				name := secret.PassName(a.Server, a.Domain, s.Name)
+				switch err := f.PassStore().Remove(ctx, name); {
+				case errors.Is(err, secret.ErrNoPassEntry):
+					fmt.Fprintf(f.IO.Err, "no pass entry %s to remove\n", name)
+				case err != nil:
+					return fmt.Errorf("remove pass entry of %s: %w", s.Name, err)
+				default:
+					fmt.Fprintf(f.IO.Err, "removed pass entry %s\n", name)
+				}
 			}
 			return nil
 		},
@@ -298,15 +355,17 @@ func newSecretRmCmd(f *command.Factory) *cobra.Command {
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "delete every secret of the app")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "delete without asking")
 	cmd.Flags().BoolVarP(&chaos, "chaos", "C", false, "read the secrets from the recipe's work tree")
+	cmd.Flags().BoolVarP(&pass, "pass", "P", false, "also remove the entries from your password store (pass)")
 	return cmd
 }
 
 func newSecretLsCmd(f *command.Factory) *cobra.Command {
 	var asJSON, chaos bool
 	cmd := &cobra.Command{
-		Use:   "ls <domain>",
-		Short: "List the app's secrets: version, Docker name, policy, whether it exists on the server",
-		Args:  command.ExactArgs(1),
+		Use:     "ls <domain>",
+		Aliases: []string{"list"},
+		Short:   "List the app's secrets: version, Docker name, policy, whether it exists on the server",
+		Args:    command.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, _, secrets, err := loadSecrets(cmd.Context(), f, args[0], chaos)
 			if err != nil {

@@ -20,6 +20,7 @@ import (
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/secret"
 	"coopcloud.tech/abra/internal/server"
 	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/swarm/dockerswarm"
@@ -38,6 +39,10 @@ type Factory struct {
 
 	// Connect builds a cluster client for a server; tests may replace it with a fake.
 	Connect func(ctx context.Context, serverName string) (swarm.Cluster, error)
+
+	// Pass is the operator's password store for --pass; nil means the `pass`
+	// command. Tests set a fake.
+	Pass secret.PassStore
 
 	mu       sync.Mutex
 	clusters map[string]swarm.Cluster
@@ -60,6 +65,14 @@ func DefaultAbraDir() string {
 		return ".abra"
 	}
 	return filepath.Join(home, ".abra")
+}
+
+// PassStore returns the password store --pass writes to.
+func (f *Factory) PassStore() secret.PassStore {
+	if f.Pass == nil {
+		return secret.Pass{}
+	}
+	return f.Pass
 }
 
 // Store is the app store rooted at ABRA_DIR.

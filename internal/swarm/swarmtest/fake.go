@@ -169,6 +169,15 @@ func (c *Cluster) CreateSecret(_ context.Context, s mobyswarm.SecretSpec) error 
 	return nil
 }
 
+// SecretData returns the value stored in a secret, for tests to check what
+// reached the server.
+func (c *Cluster) SecretData(name string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.secrets[name]
+	return s.Data, ok
+}
+
 // UpdateSecret implements swarm.Cluster.
 func (c *Cluster) UpdateSecret(_ context.Context, o swarm.Object, s mobyswarm.SecretSpec) error {
 	c.mu.Lock()
