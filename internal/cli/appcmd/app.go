@@ -41,6 +41,7 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newSecretCmd(f),
 		newBackupCmd(f),
 		newRestoreCmd(f, nil),
+		newMoveCmd(f, nil),
 	)
 	return cmd
 }
