@@ -78,6 +78,8 @@ type LogOptions struct {
 	Tail       string // "all" or a number
 	Timestamps bool
 	Since      time.Time
+	// Stream picks one stream of the tasks' output: "" for both, "stdout" or "stderr".
+	Stream string
 }
 
 // ExecOptions describes a command to run in a container.

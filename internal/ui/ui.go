@@ -30,6 +30,9 @@ func isTerminal(v any) bool {
 // Interactive reports whether both stdin and stdout are terminals.
 func (s IO) Interactive() bool { return isTerminal(s.In) && isTerminal(s.Out) }
 
+// OutIsTerminal reports whether stdout is a terminal.
+func (s IO) OutIsTerminal() bool { return isTerminal(s.Out) }
+
 // ErrIsTerminal reports whether stderr is a terminal.
 func (s IO) ErrIsTerminal() bool { return isTerminal(s.Err) }
 

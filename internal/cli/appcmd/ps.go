@@ -2,11 +2,15 @@ package appcmd
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/ui"
 )
 
@@ -14,14 +18,23 @@ type psOptions struct {
 	f      *command.Factory
 	domain string
 	json   bool
+	watch  bool
+	// interval is the pause between two snapshots with --watch.
+	interval time.Duration
 }
 
 func newPsCmd(f *command.Factory, runF func(context.Context, *psOptions) error) *cobra.Command {
-	o := &psOptions{f: f}
+	o := &psOptions{f: f, interval: 2 * time.Second}
 	cmd := &cobra.Command{
-		Use:   "ps <domain>",
+		Use:   "ps <domain> [--watch]",
 		Short: "List the app's tasks: state, health, errors",
-		Args:  command.ExactArgs(1),
+		Long: `List the app's tasks: state, health, errors.
+
+With --watch the list is refreshed every 2 seconds until you interrupt it
+(Ctrl-C, exit code 130). On a terminal the screen is redrawn; otherwise each
+snapshot is printed after the previous one, separated by a blank line (with
+--json, one JSON array per line).`,
+		Args: command.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.domain = args[0]
 			if runF != nil {
@@ -31,6 +44,7 @@ func newPsCmd(f *command.Factory, runF func(context.Context, *psOptions) error) 
 		},
 	}
 	command.AddJSONFlag(cmd, &o.json)
+	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "refresh the list until interrupted")
 	return cmd
 }
 
@@ -39,6 +53,29 @@ func runPs(ctx context.Context, o *psOptions) error {
 	if err != nil {
 		return err
 	}
+	if !o.watch {
+		return printTasks(ctx, o, c, a)
+	}
+	tty := o.f.IO.OutIsTerminal()
+	for i := 0; ; i++ {
+		switch {
+		case tty:
+			fmt.Fprint(o.f.IO.Out, "\033[H\033[2J") // home and clear: redraw in place
+		case i > 0 && !o.json:
+			fmt.Fprintln(o.f.IO.Out)
+		}
+		if err := printTasks(ctx, o, c, a); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err() // interrupted: exit code 130
+		case <-time.After(o.interval):
+		}
+	}
+}
+
+func printTasks(ctx context.Context, o *psOptions, c swarm.Cluster, a *app.App) error {
 	tasks, err := app.Tasks(ctx, c, a)
 	if err != nil {
 		return err
@@ -46,6 +83,9 @@ func runPs(ctx context.Context, o *psOptions) error {
 	if o.json {
 		if tasks == nil {
 			tasks = []app.Task{}
+		}
+		if o.watch { // JSON Lines: one snapshot per line
+			return json.NewEncoder(o.f.IO.Out).Encode(tasks)
 		}
 		return ui.JSON(o.f.IO, tasks)
 	}

@@ -20,6 +20,12 @@ type upgradeOptions struct {
 	opts   app.DeployOptions
 	// noBackup skips the backup an upgrade takes first when backups are enabled.
 	noBackup bool
+	// force skips the confirmation (abra's -f/--force).
+	force bool
+	// notesOnly prints the release notes on stdout and changes nothing (abra's -r/--releasenotes).
+	notesOnly bool
+	// chaos is accepted for abra compatibility; see the flag's help.
+	chaos bool
 }
 
 func newUpgradeCmd(f *command.Factory, runF func(context.Context, *upgradeOptions) error) *cobra.Command {
@@ -40,7 +46,8 @@ func newVersionChangeCmd(f *command.Factory, dir app.Direction, runF func(contex
 
 The release notes (release/<version> in the recipe) of every version in between
 are shown, a change of the recipe's major version is warned about loudly, and
-you are asked before anything changes (-n: go ahead without asking). If the new
+you are asked before anything changes (-f or -n: go ahead without asking;
+-r: only print the release notes). If the new
 version does not converge, the previous one is put back.`,
 		Args: command.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,7 +64,7 @@ version does not converge, the previous one is put back.`,
 	}
 	if dir == app.Down {
 		cmd.Use = "rollback <domain> [version]"
-		cmd.Aliases = []string{"rb"}
+		cmd.Aliases = []string{"rb", "rl"}
 		cmd.Short = "Deploy an older version of the app's recipe"
 		cmd.Long = strings.NewReplacer("Upgrade a deployed app to a newer release (the newest", "Roll a deployed app back to an older release (the previous one",
 			"If the new\nversion does not converge, the previous one is put back.", "If the older\nversion does not converge, the current one is put back.").Replace(cmd.Long)
@@ -65,9 +72,12 @@ version does not converge, the previous one is put back.`,
 	cmd.Flags().BoolVarP(&o.opts.NoDomainChecks, "no-domain-checks", "D", false, "do not check that the domain points at the server")
 	cmd.Flags().BoolVarP(&o.opts.NoConvergeChecks, "no-converge-checks", "c", false, "do not wait for the services to converge")
 	cmd.Flags().BoolVar(&o.opts.DryRun, "dry-run", false, "print what would change and change nothing")
+	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "go ahead without asking")
+	cmd.Flags().BoolVarP(&o.chaos, "chaos", "C", false, "accepted for abra compatibility: releases are exported from git, so uncommitted recipe changes neither block nor enter it")
 	if dir == app.Up {
 		cmd.Long += "\n\nWhen a service of the app has backups enabled (backupbot.backup=true) and the\nserver has a backup service, a backup tagged pre-upgrade is taken and verified\nfirst; if that fails, nothing changes. Without a backup service it warns and goes on."
 		cmd.Flags().BoolVar(&o.noBackup, "no-backup", false, "do not take a backup first")
+		cmd.Flags().BoolVarP(&o.notesOnly, "releasenotes", "r", false, "only print the release notes (on stdout) and change nothing")
 	} else {
 		cmd.Long += "\n\nAfterwards abra offers to restore the backup taken before the last upgrade\n(with -n it prints the command instead)."
 	}
@@ -133,6 +143,15 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 	for i, c := range cands {
 		tags[i] = c.Tag
 	}
+	if o.notesOnly {
+		for _, n := range notes {
+			fmt.Fprintf(o.f.IO.Out, "%s\n%s\n\n", n.Version, strings.TrimRight(n.Text, "\n"))
+		}
+		if len(notes) == 0 {
+			fmt.Fprintf(w, "%s: no release notes between %s and %s\n", a.Domain, current, target.Tag)
+		}
+		return nil
+	}
 	fmt.Fprintf(w, "%s: deployed %s; available: %s\n", a.Domain, current, strings.Join(tags, ", "))
 	fmt.Fprintf(w, "%s %s: %s → %s\n", verb, a.Domain, current, target.Tag)
 	for _, n := range notes {
@@ -158,8 +177,8 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 			fmt.Fprintf(w, "\na backup (tags %s) is taken and verified first; --no-backup skips it\n", strings.Join(app.PreUpgradeTags(current), ", "))
 		}
 	}
-	if !o.f.NoInput && !o.opts.DryRun {
-		ok, err := o.f.Confirm(fmt.Sprintf("%s %s to %s", verb, a.Domain, target.Tag), "-n/--no-input")
+	if !o.f.NoInput && !o.force && !o.opts.DryRun {
+		ok, err := o.f.Confirm(fmt.Sprintf("%s %s to %s", verb, a.Domain, target.Tag), "-f/--force")
 		if err != nil {
 			return err
 		}

@@ -308,7 +308,7 @@ func health(ct container.Summary) string {
 // stderr of the tasks come out interleaved as one text stream.
 func (c *Cluster) ServiceLogs(ctx context.Context, serviceID string, o swarm.LogOptions) (io.ReadCloser, error) {
 	opts := client.ServiceLogsOptions{
-		ShowStdout: true, ShowStderr: true, Follow: o.Follow, Tail: o.Tail, Timestamps: o.Timestamps,
+		ShowStdout: o.Stream != "stderr", ShowStderr: o.Stream != "stdout", Follow: o.Follow, Tail: o.Tail, Timestamps: o.Timestamps,
 	}
 	if !o.Since.IsZero() {
 		opts.Since = o.Since.Format("2006-01-02T15:04:05.999999999Z07:00")
