@@ -115,7 +115,11 @@ func TestPsWatchPrintsSnapshotsUntilInterrupted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Millisecond)
 	defer cancel()
 	var o *psOptions
-	cmd := newPsCmd(f, func(ctx context.Context, po *psOptions) error { o = po; po.interval = 10 * time.Millisecond; return runPs(ctx, po) })
+	cmd := newPsCmd(f, func(ctx context.Context, po *psOptions) error {
+		o = po
+		po.interval = 10 * time.Millisecond
+		return runPs(ctx, po)
+	})
 	err := execute(t, ctx, cmd, "app.example.org", "-w")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's error (exit 130 in cli.Main)", err)
@@ -132,7 +136,10 @@ func TestPsWatchJSONIsOneLinePerSnapshot(t *testing.T) {
 	f, _, out, _ := compatFactory(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	cmd := newPsCmd(f, func(ctx context.Context, po *psOptions) error { po.interval = 10 * time.Millisecond; return runPs(ctx, po) })
+	cmd := newPsCmd(f, func(ctx context.Context, po *psOptions) error {
+		po.interval = 10 * time.Millisecond
+		return runPs(ctx, po)
+	})
 	_ = execute(t, ctx, cmd, "app.example.org", "--watch", "--json")
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) < 2 {
