@@ -73,6 +73,7 @@ func NewRootCmd(f *command.Factory) *cobra.Command {
 		newSelfUpgradeCmd(f, nil),
 	)
 	refuseUnknownSubcommands(root)
+	addCompletion(root, f)
 	return root
 }
 
