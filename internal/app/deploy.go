@@ -120,7 +120,12 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 			if src.Chaos {
 				return nil // the work tree is the maintainer's business
 			}
-			return lintRelease(ctx, d.Store, a, src)
+			warnings, err := lintRelease(ctx, d.Store, a, src)
+			for _, w := range warnings {
+				d.note("lint recipe", "warning: %s (this abra's rule: 'abra recipe lint %s' refuses it, a deploy goes on)", w, src.Recipe)
+				res.Warnings = append(res.Warnings, "lint: "+w)
+			}
+			return err
 		}},
 		{Name: "load compose files", Run: func(ctx context.Context) error {
 			var err error
@@ -350,25 +355,30 @@ func (d *Deployer) postCommands(ctx context.Context, a *App, src *Source, key, v
 	return nil
 }
 
-// lintRelease refuses a release whose critical lint rules fail.
-func lintRelease(ctx context.Context, store Store, a *App, src *Source) error {
+// lintRelease refuses a release that fails a critical rule of the original
+// abra; failures of this abra's own critical rules are returned as warnings.
+func lintRelease(ctx context.Context, store Store, a *App, src *Source) (warnings []string, err error) {
 	repo, err := store.OpenRecipe(src.Recipe)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	report, err := lint.Run(ctx, src.Dir, repo, lint.AtRelease(src.Version), lint.WithStackName(a.StackName()))
 	if err != nil {
-		return fmt.Errorf("lint %s %s: %w", src.Recipe, src.Version, err)
-	}
-	failed := report.CriticalFailures()
-	if len(failed) == 0 {
-		return nil
+		return nil, fmt.Errorf("lint %s %s: %w", src.Recipe, src.Version, err)
 	}
 	var parts []string
-	for _, f := range failed {
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", f.ID, f.Description, f.Detail))
+	for _, f := range report.CriticalFailures() {
+		text := fmt.Sprintf("%s %s (%s)", f.ID, f.Description, f.Detail)
+		if !lint.OfAbra(f.ID) {
+			warnings = append(warnings, text)
+			continue
+		}
+		parts = append(parts, text)
 	}
-	return hint.With(fmt.Errorf("recipe %s %s fails critical lint rules: %s", src.Recipe, src.Version, strings.Join(parts, "; ")),
+	if len(parts) == 0 {
+		return warnings, nil
+	}
+	return warnings, hint.With(fmt.Errorf("recipe %s %s fails critical lint rules: %s", src.Recipe, src.Version, strings.Join(parts, "; ")),
 		fmt.Sprintf("see 'abra recipe lint %s'; fix the recipe and release it, or deploy its work tree with --chaos", src.Recipe))
 }
 

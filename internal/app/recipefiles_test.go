@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/stack"
@@ -198,21 +199,41 @@ func TestReleaseNotesStayInsideTheRecipe(t *testing.T) {
 	}
 }
 
-// TestDeployRefusesAReleaseWithFilesOutside: the lint step refuses the
-// release (R107 is critical) before the compose files are loaded.
+// TestDeployRefusesAReleaseWithFilesOutside: R107 only warns at deploy (it is
+// this abra's rule, not the original's), but loading the compose files
+// refuses the file that leads outside, before anything reaches the server.
 func TestDeployRefusesAReleaseWithFilesOutside(t *testing.T) {
-	store, shadow := recipeRelease(t, nil, map[string]string{"nginx.conf": "SHADOW"})
+	store, shadow := recipeRelease(t, map[string]string{".env.sample": "TYPE=web\nDOMAIN=web.example.com\n"}, map[string]string{"nginx.conf": "SHADOW"})
 	if err := os.MkdirAll(filepath.Join(store.Root, "servers", "default"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d := &Deployer{Store: store, Cluster: swarmtest.New()}
+	cluster := swarmtest.New()
+	var notes strings.Builder
+	d := &Deployer{Store: store, Cluster: cluster, Observer: noteRecorder{&notes}}
 	_, err := d.Deploy(context.Background(), testApp(t), DeployOptions{Version: "1.0.0+1.25.3", NoDomainChecks: true})
-	want := "R107 files the recipe makes abra read lie inside it (compose.yml: configs.nginx_conf.file: nginx.conf is outside the recipe (nginx.conf links to " + shadow + "))"
+	want := "configs.nginx_conf.file: nginx.conf is outside the recipe (nginx.conf links to " + shadow + ")"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
 	var se *step.Failed
-	if !errors.As(err, &se) || se.Step != "lint recipe" {
-		t.Errorf("failed step: %v, want lint recipe", err)
+	if !errors.As(err, &se) || se.Step != "load compose files" {
+		t.Errorf("failed step: %v, want load compose files", err)
 	}
+	if !strings.Contains(notes.String(), "warning: R107") {
+		t.Errorf("lint's R107 is not reported as a warning:\n%s", notes.String())
+	}
+	for _, c := range cluster.Calls {
+		if strings.Contains(c, "create") || strings.Contains(c, "update") {
+			t.Errorf("the server was changed: %v", cluster.Calls)
+		}
+	}
+}
+
+// noteRecorder keeps the notes of a deploy's steps.
+type noteRecorder struct{ b *strings.Builder }
+
+func (n noteRecorder) Started(string)                        {}
+func (n noteRecorder) Finished(string, error, time.Duration) {}
+func (n noteRecorder) Note(step, text string) {
+	n.b.WriteString(step + ": " + text + "\n")
 }

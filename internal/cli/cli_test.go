@@ -669,3 +669,20 @@ func TestConfigRefusesToOverwriteAChangeMadeMeanwhile(t *testing.T) {
 		t.Fatal("an edit that does not parse was saved")
 	}
 }
+
+// A release that fails only this abra's own rules (R106: the version label
+// does not match the tag) deploys, as it would with abra, with a warning.
+func TestDeployWarnsOnOurOwnLintRules(t *testing.T) {
+	fx := newFixture(t)
+	repo := filepath.Join(fx.dir, "recipes", "web")
+	write(t, filepath.Join(repo, "compose.yml"), strings.ReplaceAll(webCompose, "1.0.0+1.25", "1.9.9+1.25"))
+	git(t, repo, "commit", "-qam", "label not bumped")
+	git(t, repo, "tag", "-a", "2.0.0+1.25", "-m", "2.0.0+1.25")
+	code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "2.0.0+1.25", "-n")
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "warning: R106") {
+		t.Errorf("no warning naming R106:\n%s", stderr)
+	}
+}

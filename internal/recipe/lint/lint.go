@@ -101,6 +101,12 @@ func (r Report) CriticalFailures() []Finding {
 	return out
 }
 
+// OfAbra reports whether a rule id is one of the original abra's (R001–R099):
+// a deploy refuses only those of them that are critical, as abra does; this
+// abra's own rules (R101 and up) only warn at deploy time, so that a release
+// abra deploys also deploys here. 'abra recipe lint' keeps every severity.
+func OfAbra(id string) bool { return len(id) == 4 && id[0] == 'R' && id[1] == '0' }
+
 // IDs returns the rule ids of findings, e.g. for an error message.
 func IDs(findings []Finding) []string {
 	ids := make([]string, len(findings))
