@@ -265,6 +265,45 @@ func NextVersion(latest *Version, changes Changes, upstream string) (Version, er
 	return ParseVersion(s)
 }
 
+// BumpedVersion is the version after the latest release with its recipe part
+// stepped by b (abra's -x/-y/-z), whatever changed; the upstream part is the
+// main service's image tag, or the latest release's. Before the first release
+// it steps from 0.0.0 (so -z gives 0.0.1, -y 0.1.0, -x 1.0.0).
+func (r *Repo) BumpedVersion(b Bump) (string, error) {
+	base, upstream := semver.MustParse("0.0.0"), ""
+	switch rel, err := r.Latest(); {
+	case err == nil:
+		base, upstream = rel.Version.Recipe(), rel.Version.Upstream()
+	case !errors.Is(err, ErrNoReleases):
+		return "", err
+	}
+	if tag, err := mainTag(r.dir); err != nil {
+		return "", err
+	} else if tag != "" {
+		upstream = tag
+	}
+	var next semver.Version
+	switch b {
+	case BumpPatch:
+		next = base.IncPatch()
+	case BumpMinor:
+		next = base.IncMinor()
+	case BumpMajor:
+		next = base.IncMajor()
+	default:
+		return "", fmt.Errorf("bump %s: want patch, minor or major", b)
+	}
+	s := next.String()
+	if upstream != "" {
+		s += "+" + upstream
+	}
+	v, err := ParseVersion(s)
+	if err != nil {
+		return "", err
+	}
+	return v.String(), nil
+}
+
 // Sync works out the recipe's next version from what changed in the work
 // tree since the latest release (or takes version when given, which must be
 // newer than the latest) and writes it into the version label of the main

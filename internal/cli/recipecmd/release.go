@@ -19,6 +19,9 @@ type releaseOptions struct {
 	name string
 	opts recipe.ReleaseOptions
 	json bool
+	bump bumpFlags
+	// step is the bump -x/-y/-z chose, BumpNone without them.
+	step recipe.Bump
 }
 
 func newReleaseCmd(f *command.Factory, runF func(context.Context, *releaseOptions) error) *cobra.Command {
@@ -39,7 +42,10 @@ func newReleaseCmd(f *command.Factory, runF func(context.Context, *releaseOption
 
 A version that is already tagged, or not newer than the latest release, is
 refused before anything changes. --dry-run checks and lints, prints the plan and
-changes nothing.`,
+changes nothing.
+
+-x, -y or -z (abra's) release the next major, minor or patch version of the
+latest release, whatever the label says.`,
 		Example: "  abra recipe release wordpress --dry-run\n" +
 			"  abra recipe release wordpress --publish\n" +
 			"  abra recipe release wordpress 1.2.0+6.5.0 --note 'Upgrade to WordPress 6.5.0.'",
@@ -49,14 +55,23 @@ changes nothing.`,
 			if len(args) == 2 {
 				o.opts.Version = args[1]
 			}
+			var err error
+			if o.step, err = o.bump.bump(o.opts.Version); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
 			return runRelease(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().BoolVar(&o.opts.DryRun, "dry-run", false, "print the plan and change nothing")
-	cmd.Flags().BoolVarP(&o.opts.Publish, "publish", "P", false, "push the branch and the tag to origin")
+	cmd.Flags().BoolVarP(&o.opts.DryRun, "dry-run", "r", false, "print the plan and change nothing")
+	cmd.Flags().BoolVarP(&o.opts.Publish, "publish", "p", false, "push the branch and the tag to origin")
+	// -P was our shorthand before abra's -p was adopted; kept working, hidden.
+	cmd.Flags().BoolVarP(&o.opts.Publish, "publish-P", "P", false, "")
+	_ = cmd.Flags().MarkHidden("publish-P")
+	_ = cmd.Flags().MarkShorthandDeprecated("publish-P", "use -p/--publish")
+	o.bump.add(cmd)
 	cmd.Flags().StringVar(&o.opts.Note, "note", "", "release notes, when there is no release/next")
 	command.AddJSONFlag(cmd, &o.json)
 	return cmd
@@ -70,6 +85,11 @@ func runRelease(ctx context.Context, o *releaseOptions) error {
 	repo, err := o.f.Store().OpenRecipe(o.name)
 	if err != nil {
 		return err
+	}
+	if o.step != recipe.BumpNone {
+		if o.opts.Version, err = repo.BumpedVersion(o.step); err != nil {
+			return fmt.Errorf("recipe release %s: %w", o.name, err)
+		}
 	}
 	o.opts.Lint = func(ctx context.Context, dir string) error { return releaseLint(ctx, o.name, repo, dir) }
 	o.opts.Observer = &ui.Steps{W: o.f.IO.Err, JSON: o.json, Color: o.f.IO.Color()}

@@ -16,6 +16,9 @@ type syncOptions struct {
 	name    string
 	version string
 	json    bool
+	bump    bumpFlags
+	// step is the bump -x/-y/-z chose, BumpNone without them.
+	step recipe.Bump
 }
 
 func newSyncCmd(f *command.Factory, runF func(context.Context, *syncOptions) error) *cobra.Command {
@@ -38,7 +41,9 @@ The rule, for <recipe>.<minor>.<patch>+<upstream>:
   - the upstream part is the main service's image tag;
   - release notes (release/) and the version label itself do not count;
   - a recipe's first release is 0.1.0+<upstream>.
-[version] skips the computation; it must be newer than the latest release.`,
+[version] skips the computation; it must be newer than the latest release.
+-x, -y or -z (abra's) take the next major, minor or patch version of the
+latest release instead, whatever changed.`,
 		Example: "  abra recipe sync wordpress\n" +
 			"  abra recipe sync wordpress 2.0.0+6.5.0",
 		Args: command.RangeArgs(1, 2),
@@ -47,6 +52,10 @@ The rule, for <recipe>.<minor>.<patch>+<upstream>:
 			if len(args) == 2 {
 				o.version = args[1]
 			}
+			var err error
+			if o.step, err = o.bump.bump(o.version); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
@@ -54,6 +63,7 @@ The rule, for <recipe>.<minor>.<patch>+<upstream>:
 		},
 	}
 	command.AddJSONFlag(cmd, &o.json)
+	o.bump.add(cmd)
 	return cmd
 }
 
@@ -62,7 +72,13 @@ func runSync(_ context.Context, o *syncOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := repo.Sync(o.version)
+	version := o.version
+	if o.step != recipe.BumpNone {
+		if version, err = repo.BumpedVersion(o.step); err != nil {
+			return fmt.Errorf("recipe sync %s: %w", o.name, err)
+		}
+	}
+	res, err := repo.Sync(version)
 	if err != nil {
 		return fmt.Errorf("recipe sync %s: %w", o.name, err)
 	}
@@ -78,6 +94,8 @@ func runSync(_ context.Context, o *syncOptions) error {
 	switch {
 	case res.Previous == "":
 		fmt.Fprintf(o.f.IO.Err, "recipe %s: first release\n", o.name)
+	case o.step != recipe.BumpNone:
+		fmt.Fprintf(o.f.IO.Err, "recipe %s: %s → %s (%s, as asked)\n", o.name, res.Previous, res.Version, o.step)
 	case o.version != "":
 		fmt.Fprintf(o.f.IO.Err, "recipe %s: %s → %s (given)\n", o.name, res.Previous, res.Version)
 	default:
