@@ -686,3 +686,16 @@ func TestDeployWarnsOnOurOwnLintRules(t *testing.T) {
 		t.Errorf("no warning naming R106:\n%s", stderr)
 	}
 }
+
+func TestCheckReadsRecipeAsType(t *testing.T) {
+	fx := newFixture(t)
+	write(t, filepath.Join(fx.dir, "servers", "default", "app.example.org.env"), "RECIPE=web\nDOMAIN=app.example.org\nGREETING=hi\n")
+	code, stdout, stderr := fx.run(t, "app", "check", "app.example.org")
+	if code != ExitOK || stdout != "" {
+		t.Fatalf("an env file with RECIPE= for a sample with TYPE=: exit %d, missing %q\n%s", code, stdout, stderr)
+	}
+	write(t, filepath.Join(fx.dir, "servers", "default", "app.example.org.env"), "RECIPE=web\nDOMAIN=app.example.org\n")
+	if code, stdout, _ := fx.run(t, "app", "check", "app.example.org"); code != ExitFailure || strings.TrimSpace(stdout) != "GREETING" {
+		t.Fatalf("a key really missing: exit %d, missing %q", code, stdout)
+	}
+}

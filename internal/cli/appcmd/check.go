@@ -65,6 +65,11 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	}
 	view := checkView{App: a.Domain, Recipe: a.Recipe(), Missing: []string{}}
 	have := a.Env.Keys()
+	// TYPE and RECIPE are two names of one key: an env file with RECIPE=
+	// does not miss the sample's TYPE=, nor the other way round.
+	if slices.Contains(have, "TYPE") || slices.Contains(have, "RECIPE") {
+		have = append(have, "TYPE", "RECIPE")
+	}
 	for _, k := range sample.Keys() {
 		if !slices.Contains(have, k) {
 			view.Missing = append(view.Missing, k)
