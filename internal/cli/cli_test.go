@@ -699,3 +699,40 @@ func TestCheckReadsRecipeAsType(t *testing.T) {
 		t.Fatalf("a key really missing: exit %d, missing %q", code, stdout)
 	}
 }
+
+// failedTask adds a failed task of the app's service to what the fake swarm lists.
+type failedTask struct{ *swarmtest.Cluster }
+
+func (c failedTask) Tasks(ctx context.Context, stack string) ([]mobyswarm.Task, error) {
+	tasks, err := c.Cluster.Tasks(ctx, stack)
+	if err != nil || len(tasks) == 0 {
+		return tasks, err
+	}
+	t := tasks[0]
+	t.ID = "failed"
+	t.Status = mobyswarm.TaskStatus{State: mobyswarm.TaskStateFailed, Err: "task: non-zero exit (137)",
+		ContainerStatus: &mobyswarm.ContainerStatus{ExitCode: 137}}
+	return append(tasks, t), nil
+}
+
+func TestAppErrors(t *testing.T) {
+	fx := newFixture(t)
+	if code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "-n"); code != ExitOK {
+		t.Fatalf("deploy: %s", stderr)
+	}
+	code, stdout, stderr := fx.run(t, "app", "errors", "app.example.org")
+	if code != ExitOK || stdout != "" || !strings.Contains(stderr, "no errors recorded") {
+		t.Fatalf("a healthy app: exit %d %q %q", code, stdout, stderr)
+	}
+	var out, errb bytes.Buffer
+	f := &command.Factory{IO: ui.IO{In: strings.NewReader(""), Out: &out, Err: &errb}, AbraDir: fx.dir,
+		Connect: func(context.Context, string) (swarm.Cluster, error) { return failedTask{fx.cluster}, nil }}
+	if code := Run(context.Background(), f, []string{"app", "errors", "app.example.org", "--json"}); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var errs []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &errs); err != nil || len(errs) != 1 || errs[0]["service"] != "app" ||
+		errs[0]["exit_code"] != float64(137) || errs[0]["error"] != "task: non-zero exit (137)" {
+		t.Fatalf("errors = %v (%v)", errs, err)
+	}
+}

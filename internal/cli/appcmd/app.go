@@ -28,6 +28,7 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newUpgradeCmd(f, nil),
 		newRollbackCmd(f, nil),
 		newPsCmd(f, nil),
+		newErrorsCmd(f, nil),
 		newLogsCmd(f, nil),
 		newUndeployCmd(f, nil),
 		newRemoveCmd(f, nil),
