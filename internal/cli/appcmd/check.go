@@ -29,9 +29,10 @@ type checkView struct {
 func newCheckCmd(f *command.Factory, runF func(context.Context, *checkOptions) error) *cobra.Command {
 	o := &checkOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "check <domain>",
-		Short: "List keys of the recipe's .env.sample missing from the app's env file (exit 1 if any)",
-		Args:  command.ExactArgs(1),
+		Use:     "check <domain>",
+		Aliases: []string{"chk"},
+		Short:   "List keys of the recipe's .env.sample missing from the app's env file (exit 1 if any)",
+		Args:    command.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.domain = args[0]
 			if runF != nil {

@@ -32,8 +32,9 @@ type cmdOptions struct {
 func newCmdCmd(f *command.Factory) *cobra.Command {
 	o := &cmdOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "cmd <domain> [service] <function> [-- args...]",
-		Short: "Run a function of the recipe's abra.sh inside a service container (or --local)",
+		Use:     "cmd <domain> [service] <function> [-- args...]",
+		Aliases: []string{"cm"},
+		Short:   "Run a function of the recipe's abra.sh inside a service container (or --local)",
 		Long: `Run a function defined in the recipe's abra.sh.
 
 By default it runs with sh inside a running container of the service; the script

@@ -19,9 +19,10 @@ type envOptions struct {
 func newEnvCmd(f *command.Factory, runF func(context.Context, *envOptions) error) *cobra.Command {
 	o := &envOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "env <domain>",
-		Short: "Print the app's environment (its env file, expanded)",
-		Args:  command.ExactArgs(1),
+		Use:     "env <domain>",
+		Aliases: []string{"e"},
+		Short:   "Print the app's environment (its env file, expanded)",
+		Args:    command.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.domain = args[0]
 			if runF != nil {

@@ -29,8 +29,9 @@ type logsOptions struct {
 func newLogsCmd(f *command.Factory, runF func(context.Context, *logsOptions) error) *cobra.Command {
 	o := &logsOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "logs <domain> [service]",
-		Short: "Show the logs of the app's services",
+		Use:     "logs <domain> [service]",
+		Aliases: []string{"l"},
+		Short:   "Show the logs of the app's services",
 		Long: `Show the logs of the app's services (of one service when named), each line
 prefixed with the service's name. Both output streams of the tasks are shown
 unless --stdout or --stderr picks one.

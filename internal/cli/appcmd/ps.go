@@ -26,8 +26,9 @@ type psOptions struct {
 func newPsCmd(f *command.Factory, runF func(context.Context, *psOptions) error) *cobra.Command {
 	o := &psOptions{f: f, interval: 2 * time.Second}
 	cmd := &cobra.Command{
-		Use:   "ps <domain> [--watch]",
-		Short: "List the app's tasks: state, health, errors",
+		Use:     "ps <domain> [--watch]",
+		Aliases: []string{"p"},
+		Short:   "List the app's tasks: state, health, errors",
 		Long: `List the app's tasks: state, health, errors.
 
 With --watch the list is refreshed every 2 seconds until you interrupt it

@@ -25,8 +25,9 @@ type restoreOptions struct {
 func newRestoreCmd(f *command.Factory, runF func(context.Context, *restoreOptions) error) *cobra.Command {
 	o := &restoreOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "restore <domain> [service]",
-		Short: "Restore the app's data from a snapshot, after a safety snapshot of the current data",
+		Use:     "restore <domain> [service]",
+		Aliases: []string{"rs"},
+		Short:   "Restore the app's data from a snapshot, after a safety snapshot of the current data",
 		Long: `Restore the app (or one service) from a snapshot, the latest unless --snapshot.
 
 The backup service first takes a safety snapshot of the current data, then stops

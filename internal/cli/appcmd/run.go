@@ -25,8 +25,9 @@ type runOptions struct {
 func newRunCmd(f *command.Factory) *cobra.Command {
 	o := &runOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "run <domain> <service> [--] <command...>",
-		Short: "Run a command in a running container of the app's service",
+		Use:     "run <domain> <service> [--] <command...>",
+		Aliases: []string{"r"},
+		Short:   "Run a command in a running container of the app's service",
 		Long: `Run a command in a running container of a service (docker exec).
 
 A terminal is allocated when stdin and stdout are terminals, unless --no-tty.

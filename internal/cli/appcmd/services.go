@@ -26,9 +26,10 @@ type servicesOptions struct {
 func newServicesCmd(f *command.Factory) *cobra.Command {
 	o := &servicesOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "services <domain>",
-		Short: "List the app's deployed services: image, replicas, ports",
-		Args:  command.ExactArgs(1),
+		Use:     "services <domain>",
+		Aliases: []string{"sr"},
+		Short:   "List the app's deployed services: image, replicas, ports",
+		Args:    command.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.domain = args[0]
 			return runServices(cmd.Context(), o)
@@ -41,9 +42,10 @@ func newServicesCmd(f *command.Factory) *cobra.Command {
 func newLabelsCmd(f *command.Factory) *cobra.Command {
 	o := &servicesOptions{f: f, labels: true}
 	cmd := &cobra.Command{
-		Use:   "labels <domain>",
-		Short: "Show the coop-cloud.* labels of the deployed app (version, chaos, recipe, …)",
-		Args:  command.ExactArgs(1),
+		Use:     "labels <domain>",
+		Aliases: []string{"lb"},
+		Short:   "Show the coop-cloud.* labels of the deployed app (version, chaos, recipe, …)",
+		Args:    command.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.domain = args[0]
 			return runServices(cmd.Context(), o)
@@ -96,9 +98,10 @@ type restartOptions struct {
 func newRestartCmd(f *command.Factory) *cobra.Command {
 	o := &restartOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "restart <domain> [service...] | --all-services",
-		Short: "Restart services of the app and wait until they run again",
-		Args:  command.RangeArgs(1, 100),
+		Use:     "restart <domain> [service...] | --all-services",
+		Aliases: []string{"re"},
+		Short:   "Restart services of the app and wait until they run again",
+		Args:    command.RangeArgs(1, 100),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.domain, o.names = args[0], args[1:]
 			if o.all == (len(o.names) > 0) {

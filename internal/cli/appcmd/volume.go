@@ -14,14 +14,15 @@ import (
 func newVolumeCmd(f *command.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "volume",
-		Aliases: []string{"vol"},
+		Aliases: []string{"vol", "vl"},
 		Short:   "Manage the app's volumes",
 	}
 	var asJSON bool
 	ls := &cobra.Command{
-		Use:   "ls <domain>",
-		Short: "List the app's volumes on its server",
-		Args:  command.ExactArgs(1),
+		Use:     "ls <domain>",
+		Aliases: []string{"list"},
+		Short:   "List the app's volumes on its server",
+		Args:    command.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, c, err := loadApp(cmd.Context(), f, args[0])
 			if err != nil {
@@ -47,9 +48,10 @@ func newVolumeCmd(f *command.Factory) *cobra.Command {
 	command.AddJSONFlag(ls, &asJSON)
 	var force bool
 	rm := &cobra.Command{
-		Use:   "rm <domain> [volume...]",
-		Short: "Delete the app's volumes (all, or those named); their data is lost",
-		Args:  command.RangeArgs(1, 100),
+		Use:     "rm <domain> [volume...]",
+		Aliases: []string{"remove"},
+		Short:   "Delete the app's volumes (all, or those named); their data is lost",
+		Args:    command.RangeArgs(1, 100),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVolumeRm(cmd.Context(), f, args[0], args[1:], force)
 		},

@@ -38,8 +38,9 @@ type generateOptions struct {
 func newGenerateCmd(f *command.Factory, runF func(context.Context, *generateOptions) error) *cobra.Command {
 	o := &generateOptions{f: f, getenv: os.Getenv}
 	cmd := &cobra.Command{
-		Use:   "generate [recipe…]",
-		Short: "Regenerate recipes.json from the recipes' git tags and registries",
+		Use:     "generate [recipe…]",
+		Aliases: []string{"g"},
+		Short:   "Regenerate recipes.json from the recipes' git tags and registries",
 		Long: `Fetch the recipes (clone missing ones into $ABRA_DIR/recipes), read every
 published version's services and images, ask the registries for their
 digests, and write $ABRA_DIR/catalogue/recipes.json. Recipes are read and

@@ -13,8 +13,9 @@ import (
 
 func newDiffCmd(f *command.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "diff <recipe>",
-		Short: "Show the uncommitted changes of a recipe's work tree",
+		Use:     "diff <recipe>",
+		Aliases: []string{"d"},
+		Short:   "Show the uncommitted changes of a recipe's work tree",
 		Long: `Print the differences between the recipe's work tree and its last commit, as
 'git diff HEAD' does (staged and unstaged changes); untracked files are listed
 on stderr.`,

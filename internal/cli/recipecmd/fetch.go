@@ -33,8 +33,9 @@ type fetchOptions struct {
 func newFetchCmd(f *command.Factory, runF func(context.Context, *fetchOptions) error) *cobra.Command {
 	o := &fetchOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "fetch <recipe|git-url> [--url <git-url>] | fetch --all",
-		Short: "Clone a recipe into $ABRA_DIR/recipes, or fetch its new versions",
+		Use:     "fetch <recipe|git-url> [--url <git-url>] | fetch --all",
+		Aliases: []string{"f"},
+		Short:   "Clone a recipe into $ABRA_DIR/recipes, or fetch its new versions",
 		Example: "  abra recipe fetch wordpress\n" +
 			"  abra recipe fetch demo --url /srv/git/demo.git\n" +
 			"  abra recipe fetch https://git.example.org/me/myapp.git\n" +

@@ -35,8 +35,9 @@ type lintView struct {
 func newLintCmd(f *command.Factory, runF func(context.Context, *lintOptions) error) *cobra.Command {
 	o := &lintOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "lint <recipe> [--json] [--chaos]",
-		Short: "Check a recipe against Co-op Cloud's packaging rules",
+		Use:     "lint <recipe> [--json] [--chaos]",
+		Aliases: []string{"l"},
+		Short:   "Check a recipe against Co-op Cloud's packaging rules",
 		Long: "Check a recipe's last commit (or, with --chaos, its work tree) against the lint rules.\n\n" +
 			"Compose files are loaded with .env.sample, the exports of abra.sh, DOMAIN=" + lint.PlaceholderDomain +
 			" and STACK_NAME=" + lint.PlaceholderStackName + ".\n" +

@@ -16,8 +16,9 @@ import (
 
 func newNewCmd(f *command.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "new <recipe>",
-		Short: "Start a new recipe from a template that passes lint",
+		Use:     "new <recipe>",
+		Aliases: []string{"n"},
+		Short:   "Start a new recipe from a template that passes lint",
 		Long: `Create $ABRA_DIR/recipes/<recipe>: compose.yml (one "app" service behind
 traefik, with a healthcheck), .env.sample, abra.sh and a README with the
 catalogue's metadata block, committed to a new git repository.`,

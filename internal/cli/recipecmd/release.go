@@ -27,8 +27,9 @@ type releaseOptions struct {
 func newReleaseCmd(f *command.Factory, runF func(context.Context, *releaseOptions) error) *cobra.Command {
 	o := &releaseOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "release <recipe> [version] [--dry-run] [--publish] [--note <text>]",
-		Short: "Publish a new version of a recipe: lint, release notes, commit, annotated tag",
+		Use:     "release <recipe> [version] [--dry-run] [--publish] [--note <text>]",
+		Aliases: []string{"rl"},
+		Short:   "Publish a new version of a recipe: lint, release notes, commit, annotated tag",
 		Long: `Release the recipe's work tree as [version], or as the version its label holds
 (written by 'abra recipe sync'):
 

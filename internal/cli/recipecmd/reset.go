@@ -19,8 +19,9 @@ type resetOptions struct {
 func newResetCmd(f *command.Factory, runF func(context.Context, *resetOptions) error) *cobra.Command {
 	o := &resetOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "reset <recipe> [--force]",
-		Short: "Discard the uncommitted changes to a recipe's files",
+		Use:     "reset <recipe> [--force]",
+		Aliases: []string{"rs"},
+		Short:   "Discard the uncommitted changes to a recipe's files",
 		Long: `Bring the recipe's tracked files back to their last commit, as
 'git reset --hard' does. Untracked files (release/next being written, new
 files) are kept. Asks first; -f/--force does not.`,

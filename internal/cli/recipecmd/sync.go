@@ -24,8 +24,9 @@ type syncOptions struct {
 func newSyncCmd(f *command.Factory, runF func(context.Context, *syncOptions) error) *cobra.Command {
 	o := &syncOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "sync <recipe> [version] [--json]",
-		Short: "Compute the recipe's next version and write it into its version label",
+		Use:     "sync <recipe> [version] [--json]",
+		Aliases: []string{"s"},
+		Short:   "Compute the recipe's next version and write it into its version label",
 		Long: `Compare the recipe's work tree with its latest release and write the next
 version into the coop-cloud.${STACK_NAME}.version label of the main service
 ("app", or the first service of compose.yml). Nothing is committed: review

@@ -29,8 +29,9 @@ type upgradeOptions struct {
 func newUpgradeCmd(f *command.Factory, runF func(context.Context, *upgradeOptions) error) *cobra.Command {
 	o := &upgradeOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "upgrade <recipe> [--patch|--minor|--major] [--all-tags] [--json]",
-		Short: "Move the recipe's images to newer tags from their registries",
+		Use:     "upgrade <recipe> [--patch|--minor|--major] [--all-tags] [--json]",
+		Aliases: []string{"u"},
+		Short:   "Move the recipe's images to newer tags from their registries",
 		Long: `For every service's image, list the registry's tags that are newer than the
 current one and have its shape (1.2-alpine → 1.3-alpine, not 1.3 or
 1.3-alpine3.19), and rewrite the image: lines of compose.yml and its

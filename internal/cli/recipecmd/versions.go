@@ -26,9 +26,10 @@ type versionView struct {
 func newVersionsCmd(f *command.Factory, runF func(context.Context, *versionsOptions) error) *cobra.Command {
 	o := &versionsOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "versions <recipe>",
-		Short: "List a recipe's published versions (its x.y.z+upstream tags)",
-		Args:  command.ExactArgs(1),
+		Use:     "versions <recipe>",
+		Aliases: []string{"v"},
+		Short:   "List a recipe's published versions (its x.y.z+upstream tags)",
+		Args:    command.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.name = args[0]
 			if runF != nil {

@@ -25,8 +25,9 @@ type addOptions struct {
 func newAddCmd(f *command.Factory, runF func(context.Context, *addOptions) error) *cobra.Command {
 	o := &addOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "add [<host>] [--local]",
-		Short: "Register a server (--local: this machine's Docker, as server \"default\")",
+		Use:     "add [<host>] [--local]",
+		Aliases: []string{"a"},
+		Short:   "Register a server (--local: this machine's Docker, as server \"default\")",
 		Long: `Register a server to deploy apps to.
 
 With --local the local Docker daemon becomes the server "default".
