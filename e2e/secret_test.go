@@ -3,9 +3,12 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"coopcloud.tech/abra/internal/secret/secrettest"
 )
 
 // Secrets of an app: generate, deploy with them, rotate (bump the version,
@@ -101,4 +104,109 @@ secrets:
 			t.Fatalf("secret still on the server after rm --all: %v", s)
 		}
 	}
+}
+
+// A certificate inserted with 'secret insert … -f' reaches the service byte
+// for byte; 'app new --secrets --pass' keeps the generated values in a real
+// pass store, and 'secret rm --pass' removes them from it.
+func TestSecretsFromAFileAndInPass(t *testing.T) {
+	run(t, repoRoot, filepath.Join(repoRoot, "scripts", "build-busybox-image.sh"))
+	dir := filepath.Join(t.TempDir(), "shellsecrets")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// busybox, so that the test can cat the files: 'docker cp' of a file in
+	// /run/secrets gives an empty file (secrets are a mount it does not read).
+	writeFile(t, filepath.Join(dir, "compose.yml"), `version: "3.8"
+services:
+  app:
+    image: abra-test/busybox:1
+    command: ["sleep", "3600"]
+    secrets: [db_password, ssl_cert]
+    deploy:
+      labels:
+        - "coop-cloud.${STACK_NAME}.version=0.1.0+1"
+secrets:
+  db_password:
+    external: true
+    name: ${STACK_NAME}_db_password_${SECRET_DB_PASSWORD_VERSION}
+  ssl_cert:
+    external: true
+    name: ${STACK_NAME}_ssl_cert_${SECRET_SSL_CERT_VERSION}
+`)
+	writeFile(t, filepath.Join(dir, ".env.sample"), "TYPE=shellsecrets\nDOMAIN=x.example.com\nSECRET_DB_PASSWORD_VERSION=v1 # length=32\nSECRET_SSL_CERT_VERSION=v1 # generate=false\n")
+	run(t, dir, "git", "init", "-q", "-b", "main")
+	run(t, dir, "git", "add", "-A")
+	run(t, dir, "git", "commit", "-qm", "secrets")
+	run(t, dir, "git", "tag", "-a", "0.1.0+1", "-m", "0.1.0+1")
+
+	// A real certificate: PEM, several lines, a trailing newline.
+	certDir := t.TempDir()
+	cert := filepath.Join(certDir, "cert.pem")
+	run(t, certDir, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", filepath.Join(certDir, "key.pem"),
+		"-out", cert, "-days", "1", "-subj", "/CN=secretfile.e2e.localhost")
+	want := readFile(t, cert)
+	if !strings.HasSuffix(want, "-----END CERTIFICATE-----\n") || strings.Count(want, "\n") < 5 {
+		t.Fatalf("not a multi-line PEM with a trailing newline: %q", want)
+	}
+
+	const domain, stack = "secretfile.e2e.localhost", "secretfile_e2e_localhost"
+	e := newEnv(t)
+	passEnv := secrettest.PassEnv(t)
+	e.extra = append(e.extra, passEnv...)
+	pass := func(args ...string) (string, error) {
+		cmd := exec.Command("pass", args...)
+		cmd.Env = append(os.Environ(), passEnv...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		e.abra("app", "undeploy", domain)
+		waitStackGone(t, stack)
+		for _, n := range []string{"db_password_v1", "ssl_cert_v1"} {
+			_ = runQuiet(dockerBin(), "secret", "rm", stack+"_"+n)
+		}
+	})
+	e.mustAbra("server", "add", "--local")
+	e.mustAbra("recipe", "fetch", "shellsecrets", "--url", dir)
+	r := e.mustAbra("app", "new", "shellsecrets", "--server", "default", "--domain", domain, "--secrets", "--pass", "-n")
+	entry := "hosts/default/" + domain + "/db_password"
+	inPass, err := pass("show", entry)
+	if err != nil || len(inPass) != 32 || !strings.Contains(r.stdout, inPass) {
+		t.Fatalf("pass show %s = %q, %v; app new printed:\n%s", entry, inPass, err, r.stdout)
+	}
+	if strings.Contains(r.stderr, inPass) {
+		t.Fatal("the generated value is on stderr")
+	}
+
+	// -f is a boolean: the argument names the file holding the value.
+	e.mustAbra("app", "secret", "insert", domain, "ssl_cert", "v1", cert, "-f")
+	e.mustAbra("app", "deploy", domain, "-n")
+	ctr := docker(t, "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+stack+"_app")
+	if got := containerFile(t, ctr, "/run/secrets/ssl_cert"); got != want {
+		t.Fatalf("certificate in the service differs from the file:\n got %q\nwant %q", got, want)
+	}
+	if got := containerFile(t, ctr, "/run/secrets/db_password"); got != inPass {
+		t.Fatalf("db_password in the service %q, in pass %q", got, inPass)
+	}
+
+	e.mustAbra("app", "undeploy", domain)
+	waitStackGone(t, stack)
+	r = e.mustAbra("app", "secret", "rm", domain, "db_password", "--pass", "--force")
+	if !strings.Contains(r.stderr, "removed pass entry "+entry) {
+		t.Fatalf("rm --pass: %s", r)
+	}
+	if out, err := pass("show", entry); err == nil {
+		t.Fatalf("pass entry %s left after rm --pass: %q", entry, out)
+	}
+}
+
+// containerFile reads a file of a container with cat.
+func containerFile(t *testing.T, ctr, path string) string {
+	t.Helper()
+	out, err := exec.Command(dockerBin(), "exec", ctr, "cat", path).Output()
+	if err != nil {
+		t.Fatalf("cat %s in %s: %v", path, ctr, err)
+	}
+	return string(out)
 }
