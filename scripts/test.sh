@@ -25,6 +25,7 @@ echo "== docker, sshd" >&2
 # make sure the packages are there.
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+[ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion) # e2e/completion sources abra's script with and without it
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2) # the second test server's network namespace
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
