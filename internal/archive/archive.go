@@ -127,3 +127,57 @@ func Unpack(r io.Reader, dest string) error {
 		}
 	}
 }
+
+// Rebase rewrites a tar stream whose entries all lie under the top entry from
+// (from, from/…), as Pack and the Engine API's container copy produce them, so
+// that they lie under to instead. With to == "" the top entry is dropped and
+// what was below it comes out at the top: the contents of a directory. This is
+// how a copy gets a new name (docker cp's "file or folder to a new name").
+func Rebase(r io.Reader, from, to string) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(rebase(r, pw, from, to)) }()
+	return pr
+}
+
+func rebase(r io.Reader, w io.Writer, from, to string) error {
+	tr := tar.NewReader(r)
+	tw := tar.NewWriter(w)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return tw.Close()
+		}
+		if err != nil {
+			return err
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(hdr.Name, "./"), "/")
+		var rest string
+		switch {
+		case name == from:
+		case strings.HasPrefix(name, from+"/"):
+			rest = strings.TrimPrefix(name, from+"/")
+		default:
+			return fmt.Errorf("rebase: entry %q is not under %q", hdr.Name, from)
+		}
+		switch {
+		case rest == "" && to == "":
+			continue // the directory itself: only its contents are copied
+		case rest == "":
+			name = to
+		case to == "":
+			name = rest
+		default:
+			name = to + "/" + rest
+		}
+		if hdr.Typeflag == tar.TypeDir {
+			name += "/"
+		}
+		hdr.Name = name
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return err
+		}
+	}
+}

@@ -61,3 +61,52 @@ func TestUnpackRefusesEscapes(t *testing.T) {
 		}
 	}
 }
+
+func TestRebase(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"a.txt": "alpha\n", "sub/b.txt": "beta"} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, to string
+		want     map[string]string // unpacked name → source name
+	}{
+		{name: "to a new name", to: "copy", want: map[string]string{"copy/a.txt": "a.txt", "copy/sub/b.txt": "sub/b.txt"}},
+		{name: "contents only", to: "", want: map[string]string{"a.txt": "a.txt", "sub/b.txt": "sub/b.txt"}},
+		{name: "same name", to: "data", want: map[string]string{"data/a.txt": "a.txt", "data/sub/b.txt": "sub/b.txt"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dest := t.TempDir()
+			if err := Unpack(Rebase(Pack(src), "data", tt.to), dest); err != nil {
+				t.Fatal(err)
+			}
+			for w, from := range tt.want {
+				b, err := os.ReadFile(filepath.Join(dest, w))
+				orig, _ := os.ReadFile(filepath.Join(src, from))
+				if err != nil || !bytes.Equal(b, orig) {
+					t.Errorf("%s = %q, %v; want %q", w, b, err, orig)
+				}
+			}
+		})
+	}
+	t.Run("a file to a new name", func(t *testing.T) {
+		dest := t.TempDir()
+		if err := Unpack(Rebase(Pack(filepath.Join(src, "a.txt")), "a.txt", "renamed.txt"), dest); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(filepath.Join(dest, "renamed.txt")); err != nil || string(b) != "alpha\n" {
+			t.Fatalf("renamed.txt = %q, %v", b, err)
+		}
+	})
+	t.Run("an entry outside is refused", func(t *testing.T) {
+		if err := Unpack(Rebase(Pack(src), "other", "x"), t.TempDir()); err == nil || !strings.Contains(err.Error(), "not under") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
