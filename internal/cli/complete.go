@@ -30,8 +30,8 @@ import (
 // shells are the shells 'abra autocomplete' writes scripts for.
 var shells = []string{"bash", "zsh", "fish", "powershell"}
 
-// addCompletion adds 'abra autocomplete <shell>' (with cobra's 'completion'
-// as an alias) and gives every command completion of its positional names,
+// addCompletion adds 'abra autocomplete <shell>' (aliases ac, as abra's, and
+// completion, cobra's name) and gives every command completion of its positional names,
 // read from the placeholders of its Use line, and of its name flags.
 func addCompletion(root *cobra.Command, f *command.Factory) {
 	root.AddCommand(newAutocompleteCmd())
@@ -401,14 +401,14 @@ powershell:
   for this shell:   abra autocomplete powershell | Out-String | Invoke-Expression
   for every shell:  add that line to your profile ($PROFILE)
 
-'abra completion <shell>' is the same command.`
+'abra ac <shell>' and 'abra completion <shell>' are the same command.`
 
 // newAutocompleteCmd is 'abra autocomplete <shell>'.
 func newAutocompleteCmd() *cobra.Command {
 	var noDesc bool
 	cmd := &cobra.Command{
 		Use:     "autocomplete <shell>",
-		Aliases: []string{"completion"},
+		Aliases: []string{"ac", "completion"}, // abra's alias, and cobra's name
 		Short:   "Print the shell completion script (bash, zsh, fish, powershell)",
 		Long:    autocompleteLong,
 		Example: "  source <(abra autocomplete bash)",

@@ -238,7 +238,7 @@ func TestCompletionPlaces(t *testing.T) {
 func TestAutocomplete(t *testing.T) {
 	fx := newFixture(t)
 	for _, shell := range shells {
-		for _, cmd := range []string{"autocomplete", "completion"} {
+		for _, cmd := range []string{"autocomplete", "ac", "completion"} {
 			code, stdout, stderr := fx.run(t, cmd, shell)
 			if code != 0 || !strings.Contains(stdout, "__complete") || stderr != "" {
 				t.Errorf("abra %s %s: exit %d, %d bytes on stdout, stderr %q", cmd, shell, code, len(stdout), stderr)
