@@ -31,8 +31,9 @@ import (
 var shells = []string{"bash", "zsh", "fish", "powershell"}
 
 // addCompletion adds 'abra autocomplete <shell>' (aliases ac, as abra's, and
-// completion, cobra's name) and gives every command completion of its positional names,
-// read from the placeholders of its Use line, and of its name flags.
+// completion, cobra's name) and gives every command completion of its
+// positional names, read from the placeholders of its Use line, and of its
+// name flags.
 func addCompletion(root *cobra.Command, f *command.Factory) {
 	root.AddCommand(newAutocompleteCmd())
 	c := completer{f: f}
