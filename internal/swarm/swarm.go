@@ -11,6 +11,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 )
@@ -135,6 +136,9 @@ type Cluster interface {
 	CopyTo(ctx context.Context, containerID, dir string, tar io.Reader) error
 	// CopyFrom returns a tar stream of a path in a container.
 	CopyFrom(ctx context.Context, containerID, path string) (io.ReadCloser, error)
+	// StatPath describes a path in a container (following no symlink at the
+	// end); a missing path is an error wrapping ErrNotFound.
+	StatPath(ctx context.Context, containerID, path string) (container.PathStat, error)
 
 	// Volumes lists the names of the stack's volumes on the node the client talks to.
 	Volumes(ctx context.Context, stack string) ([]string, error)

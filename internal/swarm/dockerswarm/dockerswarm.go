@@ -397,6 +397,15 @@ func (c *Cluster) CopyFrom(ctx context.Context, containerID, path string) (io.Re
 	return res.Content, nil
 }
 
+// StatPath implements swarm.Cluster.
+func (c *Cluster) StatPath(ctx context.Context, containerID, path string) (container.PathStat, error) {
+	res, err := c.api.ContainerStatPath(ctx, containerID, client.ContainerStatPathOptions{Path: path})
+	if err != nil {
+		return container.PathStat{}, notFound(err, "container path "+path)
+	}
+	return res.Stat, nil
+}
+
 // UnusedVolumes implements swarm.Cluster.
 func (c *Cluster) UnusedVolumes(ctx context.Context) ([]string, error) {
 	res, err := c.api.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("dangling", "true")})

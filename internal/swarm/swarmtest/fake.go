@@ -4,14 +4,20 @@
 package swarmtest
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	mobyswarm "github.com/moby/moby/api/types/swarm"
 
 	"coopcloud.tech/abra/internal/swarm"
@@ -33,6 +39,7 @@ type Cluster struct {
 	Calls       []string
 	failUpdates bool
 	copies      map[string][]byte
+	files       map[string]map[string]*fakeFile // container ID → clean path → file
 	// ExecFunc plays the command given to Exec.
 	ExecFunc func(swarm.ExecOptions) (int, error)
 }
@@ -451,31 +458,152 @@ func (c *Cluster) Exec(_ context.Context, containerID string, o swarm.ExecOption
 	return f(o)
 }
 
-// CopyTo implements swarm.Cluster by keeping the tar stream per container dir.
-func (c *Cluster) CopyTo(_ context.Context, containerID, dir string, tar io.Reader) error {
-	b, err := io.ReadAll(tar)
+// fakeFile is a file or directory of a fake container.
+type fakeFile struct {
+	dir  bool
+	mode fs.FileMode
+	data []byte
+}
+
+// AddDir creates a directory (and its parents) in a container's file tree.
+func (c *Cluster) AddDir(containerID, dir string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mkdirAll(containerID, path.Clean(dir))
+}
+
+// AddFile creates a file (and its parent directories) in a container's file tree.
+func (c *Cluster) AddFile(containerID, name string, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	name = path.Clean(name)
+	c.mkdirAll(containerID, path.Dir(name))
+	c.files[containerID][name] = &fakeFile{mode: 0o644, data: bytes.Clone(data)}
+}
+
+// File returns a file of a container's file tree.
+func (c *Cluster) File(containerID, name string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.files[containerID][path.Clean(name)]
+	if !ok || f.dir {
+		return nil, false
+	}
+	return bytes.Clone(f.data), true
+}
+
+func (c *Cluster) mkdirAll(containerID, dir string) {
+	if c.files == nil {
+		c.files = map[string]map[string]*fakeFile{}
+	}
+	if c.files[containerID] == nil {
+		c.files[containerID] = map[string]*fakeFile{"/": {dir: true, mode: fs.ModeDir | 0o755}}
+	}
+	for d := dir; d != "/" && d != "."; d = path.Dir(d) {
+		if _, ok := c.files[containerID][d]; !ok {
+			c.files[containerID][d] = &fakeFile{dir: true, mode: fs.ModeDir | 0o755}
+		}
+	}
+}
+
+// StatPath implements swarm.Cluster over the container's file tree.
+func (c *Cluster) StatPath(_ context.Context, containerID, name string) (container.PathStat, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	name = path.Clean(name)
+	f, ok := c.files[containerID][name]
+	if !ok {
+		return container.PathStat{}, fmt.Errorf("container path %s: %w", name, swarm.ErrNotFound)
+	}
+	return container.PathStat{Name: path.Base(name), Size: int64(len(f.data)), Mode: f.mode}, nil
+}
+
+// CopyTo implements swarm.Cluster. Into a directory of the container's file
+// tree (AddDir) it unpacks the stream there, as Docker does; otherwise it
+// keeps the stream as it is for CopyFrom of the same path.
+func (c *Cluster) CopyTo(_ context.Context, containerID, dir string, r io.Reader) error {
+	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.Calls = append(c.Calls, "copy to "+containerID+":"+dir)
+	dir = path.Clean(dir)
+	if d, ok := c.files[containerID][dir]; ok {
+		if !d.dir {
+			return fmt.Errorf("container path %s: not a directory", dir)
+		}
+		tr := tar.NewReader(bytes.NewReader(b))
+		for {
+			hdr, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			name := path.Join(dir, hdr.Name)
+			c.mkdirAll(containerID, path.Dir(name))
+			if hdr.Typeflag == tar.TypeDir {
+				c.mkdirAll(containerID, name)
+				continue
+			}
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				return err
+			}
+			c.files[containerID][name] = &fakeFile{mode: fs.FileMode(hdr.Mode).Perm(), data: data}
+		}
+	}
 	if c.copies == nil {
 		c.copies = map[string][]byte{}
 	}
 	c.copies[containerID+":"+dir] = b
-	c.Calls = append(c.Calls, "copy to "+containerID+":"+dir)
 	return nil
 }
 
-// CopyFrom implements swarm.Cluster: it returns what CopyTo stored at that path.
-func (c *Cluster) CopyFrom(_ context.Context, containerID, path string) (io.ReadCloser, error) {
+// CopyFrom implements swarm.Cluster: what CopyTo kept at that path, else a
+// tar of the path in the container's file tree, entries named from its base
+// name as Docker names them.
+func (c *Cluster) CopyFrom(_ context.Context, containerID, name string) (io.ReadCloser, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b, ok := c.copies[containerID+":"+path]
-	if !ok {
-		return nil, fmt.Errorf("container path %s: %w", path, swarm.ErrNotFound)
+	if b, ok := c.copies[containerID+":"+name]; ok {
+		return io.NopCloser(bytes.NewReader(b)), nil
 	}
-	return io.NopCloser(strings.NewReader(string(b))), nil
+	name = path.Clean(name)
+	top, ok := c.files[containerID][name]
+	if !ok {
+		return nil, fmt.Errorf("container path %s: %w", name, swarm.ErrNotFound)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	var names []string
+	for p := range c.files[containerID] {
+		if p == name || (top.dir && strings.HasPrefix(p, strings.TrimSuffix(name, "/")+"/")) {
+			names = append(names, p)
+		}
+	}
+	slices.Sort(names)
+	for _, p := range names {
+		f := c.files[containerID][p]
+		entry := path.Join(path.Base(name), strings.TrimPrefix(p, name))
+		hdr := &tar.Header{Name: entry, Mode: int64(f.mode.Perm()), Size: int64(len(f.data)), Typeflag: tar.TypeReg}
+		if f.dir {
+			hdr.Name, hdr.Typeflag, hdr.Size = entry+"/", tar.TypeDir, 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(&buf), nil
 }
 
 // UnusedVolumes implements swarm.Cluster: volumes of stacks without services.
