@@ -29,7 +29,6 @@ missing=()
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2) # the second test server's network namespace
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
-command -v pass >/dev/null 2>&1 || missing+=(pass) # secret --pass tests use a throwaway password store
 command -v jq >/dev/null 2>&1 || missing+=(jq) # scripts read app ls -m with jq, as abra's docs do
 command -v pass >/dev/null 2>&1 || missing+=(pass) # secret --pass tests use a throwaway password store
 if [ "${#missing[@]}" -gt 0 ]; then

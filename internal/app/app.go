@@ -156,9 +156,13 @@ func (s Store) Servers() server.Store { return server.Store{Dir: filepath.Join(s
 // RecipesDir is where recipe clones live.
 func (s Store) RecipesDir() string { return filepath.Join(s.Root, "recipes") }
 
-// RecipeDir is the clone of the named recipe. The name must have passed
+// RecipeDir is the clone of the named recipe: $ABRA_DIR/recipes/<name>, or
+// for a recipe named by its repository (git.example.org/org/recipe)
+// $ABRA_DIR/recipes/git_example_org_org_recipe. The name must have passed
 // guard.RecipeName (OpenRecipe does that), so the path never leaves RecipesDir.
-func (s Store) RecipeDir(name string) string { return filepath.Join(s.RecipesDir(), name) }
+func (s Store) RecipeDir(name string) string {
+	return filepath.Join(s.RecipesDir(), guard.RecipeDirName(name))
+}
 
 // Ref names an app's env file without loading it.
 type Ref struct {

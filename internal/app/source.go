@@ -54,6 +54,24 @@ func (s Store) OpenRecipe(name string) (*recipe.Repo, error) {
 	return repo, nil
 }
 
+// CloneRecipe clones a recipe into RecipeDir(name) from url; on failure
+// nothing is left behind.
+func (s Store) CloneRecipe(ctx context.Context, name, url string) (*recipe.Repo, error) {
+	if err := guard.RecipeName(name); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.RecipesDir(), 0o755); err != nil {
+		return nil, err
+	}
+	dir := s.RecipeDir(name)
+	repo, err := recipe.Clone(ctx, url, dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, hint.With(fmt.Errorf("recipe %s: clone %s: %w", name, url, err), "check the URL, or pass --url <git-url> to 'abra recipe fetch'")
+	}
+	return repo, nil
+}
+
 // ErrNoRecipe is wrapped when an app's env file names no recipe.
 var ErrNoRecipe = errors.New("names no recipe (TYPE= or RECIPE=)")
 
@@ -116,12 +134,12 @@ func (s Store) Checkout(ctx context.Context, name, version string, chaos bool) (
 	if err != nil {
 		return nil, hint.With(fmt.Errorf("recipe %s: %w", name, err), "list versions with 'abra recipe versions "+name+"'")
 	}
-	dir, err := os.MkdirTemp("", "abra-"+name+"-")
+	dir, err := os.MkdirTemp("", "abra-"+guard.RecipeDirName(name)+"-")
 	if err != nil {
 		return nil, err
 	}
 	cleanup := func() { _ = os.RemoveAll(dir) }
-	dest := filepath.Join(dir, name)
+	dest := filepath.Join(dir, guard.RecipeDirName(name))
 	if err := repo.Export(ctx, rel.Tag, dest); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("recipe %s: check out %s: %w", name, rel.Tag, err)

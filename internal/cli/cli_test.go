@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http/cgi"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -734,5 +736,50 @@ func TestAppErrors(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &errs); err != nil || len(errs) != 1 || errs[0]["service"] != "app" ||
 		errs[0]["exit_code"] != float64(137) || errs[0]["error"] != "task: non-zero exit (137)" {
 		t.Fatalf("errors = %v (%v)", errs, err)
+	}
+}
+
+// gitHTTPServer serves the git repositories under root over git's smart HTTP
+// protocol (git http-backend), as a forge would.
+func gitHTTPServer(t *testing.T, root string) string {
+	t.Helper()
+	h := &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend", Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestAppNewFromAGitURL(t *testing.T) {
+	fx := newFixture(t)
+	forge := t.TempDir()
+	repo := filepath.Join(forge, "org", "cool-recipe.git")
+	if err := os.CopyFS(repo, os.DirFS(filepath.Join(fx.dir, "recipes", "web"))); err != nil {
+		t.Fatal(err)
+	}
+	url := gitHTTPServer(t, forge) + "/org/cool-recipe.git"
+	host := strings.TrimPrefix(strings.Split(url, ":")[1], "//") // 127.0.0.1
+	code, _, stderr := fx.run(t, "app", "new", url, "--server", "default", "--domain", "cool.example.org", "-n")
+	if code != ExitOK {
+		t.Fatalf("app new <git url>: exit %d\n%s", code, stderr)
+	}
+	name := host + "/org/cool-recipe"
+	dir := filepath.Join(fx.dir, "recipes", strings.ReplaceAll(host, ".", "_")+"_org_cool-recipe")
+	if _, err := os.Stat(filepath.Join(dir, "compose.yml")); err != nil {
+		t.Fatalf("the recipe is not kept in %s: %v", dir, err)
+	}
+	env, _ := os.ReadFile(filepath.Join(fx.dir, "servers", "default", "cool.example.org.env"))
+	if !strings.Contains(string(env), "TYPE="+name+":1.0.0+1.25\n") && !strings.Contains(string(env), "TYPE="+name+"\n") {
+		t.Fatalf("env file does not name the recipe by its repository %s:\n%s", name, env)
+	}
+	if code, _, stderr := fx.run(t, "app", "deploy", "cool.example.org", "-n"); code != ExitOK {
+		t.Fatalf("deploy: exit %d\n%s", code, stderr)
+	}
+	services, _ := fx.cluster.Services(context.Background(), "cool_example_org")
+	if len(services) != 1 || services[0].Spec.Labels["coop-cloud.cool_example_org.recipe"] != name {
+		t.Fatalf("services = %v", services)
+	}
+	// recipe fetch of the same URL fetches into the same clone.
+	if code, _, stderr := fx.run(t, "recipe", "fetch", url); code != ExitOK || !strings.Contains(stderr, dir) {
+		t.Fatalf("recipe fetch <git url>: exit %d\n%s", code, stderr)
 	}
 }

@@ -18,7 +18,7 @@ var nameChecks = map[string]func(string) error{
 	"domain":   func(s string) error { return guard.Domain(strings.ToLower(s)) },
 	"server":   guard.ServerName,
 	"host":     guard.ServerName,
-	"recipe":   guard.RecipeName,
+	"recipe":   recipeArg,
 	"version":  guard.Version,
 	"service":  guard.ServiceName,
 	"secret":   guard.SecretName,
@@ -64,6 +64,15 @@ func checkNames(cmd *cobra.Command, args []string) error {
 		}
 	}
 	return nil
+}
+
+// recipeArg checks a recipe argument: a recipe name, or a git URL naming a
+// recipe outside the catalogue.
+func recipeArg(s string) error {
+	if _, _, isURL, err := guard.RecipeURL(s); isURL {
+		return err
+	}
+	return guard.RecipeName(s)
 }
 
 type placeholder struct {

@@ -72,7 +72,7 @@ func refused(t *testing.T, kind, value string, err error) {
 // wraps ErrInvalid and names it.
 func FuzzNames(f *testing.F) {
 	for _, s := range []string{
-		"wordpress", "bonfire-deploy", "custom-php", "foodsharing-cms", "docs.coopcloud.tech",
+		"wordpress", "bonfire-deploy", "git.example.org/org/cool-recipe", "https://git.example.org/org/cool-recipe.git", "custom-php", "foodsharing-cms", "docs.coopcloud.tech",
 		"app.example.org", "blog.example.org", "a-1.b2.example.org", "localhost", "xn--bcher-kva.example",
 		"1.2.0+6.4.1", "0.3.0+v2.4.8", "2.0.1+1.27.2-alpine", "e7f4ff72ff32", "main",
 		"db_password", "smtp_password", "app", "db", "web.1", "example.org", "user@example.org:2222", "my-alias",
@@ -92,8 +92,12 @@ func FuzzNames(f *testing.F) {
 				refused(t, c.kind, s, err)
 				continue
 			}
-			if why := oneComponent(s); why != "" {
-				t.Fatalf("%s %q accepted but %s", c.kind, s, why)
+			name := s
+			if c.kind == "recipe name" { // host/org/recipe names live in one directory
+				name = guard.RecipeDirName(s)
+			}
+			if why := oneComponent(name); why != "" {
+				t.Fatalf("%s %q accepted but %s", c.kind, name, why)
 			}
 		}
 

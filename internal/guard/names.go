@@ -115,9 +115,13 @@ func ServerName(s string) error {
 }
 
 // RecipeName checks a recipe name: lowercase letters, digits, '-', '_' and
-// '.', as the catalogue's recipes are named; it becomes a directory under
-// $ABRA_DIR/recipes.
+// '.', as the catalogue's recipes are named, or a recipe outside the
+// catalogue named by its repository, host/org/recipe (see RecipeURL). Its
+// directory under $ABRA_DIR/recipes is RecipeDirName.
 func RecipeName(s string) error {
+	if strings.Contains(s, "/") && !strings.HasPrefix(s, ".") && !strings.HasPrefix(s, "/") {
+		return recipePath(s)
+	}
 	return component("recipe name", s, "want a recipe name like wordpress or bonfire-deploy",
 		func(r rune) bool { return isLower(r) || isDigit(r) || strings.ContainsRune("-_.", r) })
 }

@@ -39,7 +39,10 @@ func TestNames(t *testing.T) {
 
 		{"recipe", RecipeName, "bonfire-deploy", ""},
 		{"recipe climbing out", RecipeName, "../../repo", "starts with '.'"},
-		{"recipe with a slash", RecipeName, "a/b", "not allowed"},
+		{"recipe with a slash", RecipeName, "a/b", "not a host name with a domain"},
+		{"recipe named by its repository", RecipeName, "git.example.org/org/cool-recipe", ""},
+		{"recipe repository climbing out", RecipeName, "git.example.org/../x", "starts with '.'"},
+		{"recipe repository with an option", RecipeName, "git.example.org/-x", "starts with '-'"},
 		{"recipe with upper case", RecipeName, "WordPress", "not allowed"},
 		{"recipe too long", RecipeName, long + "a", "more than 64"},
 
@@ -84,5 +87,27 @@ func TestNames(t *testing.T) {
 				t.Fatalf("error %q does not name the value %q", err, tt.value)
 			}
 		})
+	}
+}
+
+func TestRecipeURL(t *testing.T) {
+	for _, tt := range []struct{ in, name, dir string }{
+		{"https://git.example.org/org/cool-recipe", "git.example.org/org/cool-recipe", "git_example_org_org_cool-recipe"},
+		{"https://Git.Example.org/org/cool-recipe.git/", "git.example.org/org/cool-recipe", "git_example_org_org_cool-recipe"},
+		{"ssh://git@git.example.org:2222/org/cool-recipe.git", "git.example.org/org/cool-recipe", "git_example_org_org_cool-recipe"},
+		{"git@git.example.org:org/cool-recipe.git", "git.example.org/org/cool-recipe", "git_example_org_org_cool-recipe"},
+	} {
+		name, clone, isURL, err := RecipeURL(tt.in)
+		if err != nil || !isURL || name != tt.name || clone != tt.in || RecipeDirName(name) != tt.dir {
+			t.Errorf("RecipeURL(%q) = %q %q %v %v, dir %q; want %q in %q", tt.in, name, clone, isURL, err, RecipeDirName(name), tt.name, tt.dir)
+		}
+	}
+	if _, _, isURL, err := RecipeURL("wordpress"); isURL || err != nil {
+		t.Errorf("a plain name is not a URL: %v %v", isURL, err)
+	}
+	for _, bad := range []string{"https://git.example.org/../../etc", "file:///etc/passwd", "https:///x", "git@-oProxyCommand=x:y"} {
+		if _, _, _, err := RecipeURL(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("RecipeURL(%q) = %v, want refused", bad, err)
+		}
 	}
 }

@@ -76,6 +76,22 @@ func runNew(ctx context.Context, o *newOptions) error {
 			return err
 		}
 	}
+	// A git URL names a recipe outside the catalogue by its repository
+	// (TYPE=git.example.org/org/recipe); it is cloned when not there yet.
+	if name, cloneURL, isURL, err := guard.RecipeURL(o.recipe); err != nil {
+		return &command.UsageError{Err: err}
+	} else if isURL {
+		o.recipe = name
+		if _, err := os.Stat(store.RecipeDir(name)); errors.Is(err, os.ErrNotExist) {
+			if o.f.Offline {
+				return hint.With(fmt.Errorf("recipe %s is not fetched yet and --offline is set", name), "drop --offline to clone it from "+cloneURL)
+			}
+			fmt.Fprintf(o.f.IO.Err, "cloning %s from %s\n", name, cloneURL)
+			if _, err := store.CloneRecipe(ctx, name, cloneURL); err != nil {
+				return err
+			}
+		}
+	}
 	repo, err := store.OpenRecipe(o.recipe)
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -52,9 +51,18 @@ func newFetchCmd(f *command.Factory, runF func(context.Context, *fetchOptions) e
 				return runFetchAll(cmd.Context(), o)
 			}
 			o.name = args[0]
-			if strings.Contains(o.name, "/") || strings.Contains(o.name, ":") {
-				o.url = o.name
-				o.name = strings.TrimSuffix(path.Base(strings.TrimRight(o.name, "/")), ".git")
+			// A git URL names a recipe outside the catalogue by its
+			// repository: git.example.org/org/recipe, kept in
+			// $ABRA_DIR/recipes/git_example_org_org_recipe, as abra does.
+			name, cloneURL, isURL, err := guard.RecipeURL(o.name)
+			if err != nil {
+				return &command.UsageError{Err: err}
+			}
+			if isURL {
+				o.name = name
+				if o.url == "" {
+					o.url = cloneURL
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
@@ -91,20 +99,19 @@ func runFetch(ctx context.Context, o *fetchOptions) error {
 	}
 	url := o.url
 	if url == "" {
+		url = guard.CloneURL(o.name) // host/org/recipe: from that repository
+	}
+	if url == "" {
 		base := os.Getenv("ABRA_RECIPE_BASE_URL")
 		if base == "" {
 			base = DefaultBaseURL
 		}
 		url = strings.TrimRight(base, "/") + "/" + o.name + ".git"
 	}
-	if err := os.MkdirAll(o.f.Store().RecipesDir(), 0o755); err != nil {
-		return err
-	}
 	fmt.Fprintf(o.f.IO.Err, "cloning %s from %s\n", o.name, url)
-	repo, err := recipe.Clone(ctx, url, dir)
+	repo, err := o.f.Store().CloneRecipe(ctx, o.name, url)
 	if err != nil {
-		_ = os.RemoveAll(dir)
-		return hint.With(fmt.Errorf("recipe %s: %w", o.name, err), "check the URL, or pass --url <git-url>")
+		return err
 	}
 	rels, err := repo.Versions()
 	if err != nil && !errors.Is(err, recipe.ErrNoReleases) {
