@@ -21,8 +21,9 @@ import (
 
 func newCpCmd(f *command.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "cp <domain> <src> <dst>",
-		Short: "Copy files or directories between this machine and a service container",
+		Use:     "cp <domain> <src> <dst>",
+		Aliases: []string{"c"},
+		Short:   "Copy files or directories between this machine and a service container",
 		Long: `Copy a file or directory into or out of a running container of the app.
 
 One side is <service>:<path>. docker cp's rules apply, both ways:

@@ -29,8 +29,9 @@ type newOptions struct {
 func newNewCmd(f *command.Factory, runF func(context.Context, *newOptions) error) *cobra.Command {
 	o := &newOptions{f: f}
 	cmd := &cobra.Command{
-		Use:   "new <recipe> [version] --server <server> --domain <domain>",
-		Short: "Create an app: an env file from the recipe's .env.sample",
+		Use:     "new <recipe> [version] --server <server> --domain <domain>",
+		Aliases: []string{"n"},
+		Short:   "Create an app: an env file from the recipe's .env.sample",
 		Long: `Create a new app of a recipe on a server.
 
 The recipe's .env.sample (at [version], else the latest release) is copied to

@@ -3,6 +3,7 @@ package cataloguecmd
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -29,6 +30,7 @@ type generateOptions struct {
 
 	recipes     []string
 	publish     bool
+	dryRun      bool
 	skipUpdates bool
 	fromDir     string
 	html        string
@@ -65,6 +67,9 @@ it to the catalogue's remote.`,
 			"  abra catalogue generate --from-dir recipes --html public/index.html",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.recipes = args
+			if o.publish && o.dryRun {
+				return command.Usagef("--publish and --dry-run exclude each other")
+			}
 			if o.publish && o.f.Offline {
 				return command.Usagef("--publish pushes to the catalogue's remote: drop --offline")
 			}
@@ -76,6 +81,7 @@ it to the catalogue's remote.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&o.publish, "publish", "p", false, "commit recipes.json and push it to the catalogue's remote")
+	fl.BoolVarP(&o.dryRun, "dry-run", "r", false, "generate, list on stdout the recipes whose entries would change, and write nothing")
 	fl.BoolVarP(&o.skipUpdates, "skip-updates", "s", false, "do not fetch recipes: use the local clones as they are")
 	fl.StringVar(&o.fromDir, "from-dir", "", "read the recipes in the subdirectories of `DIR` in place instead of $ABRA_DIR/recipes")
 	fl.StringVar(&o.html, "html", "", "also render the catalogue as a static web page to `FILE`")
@@ -137,6 +143,21 @@ func runGenerate(ctx context.Context, o *generateOptions) error {
 	}
 	merged := maps.Clone(prev)
 	maps.Copy(merged, res.Catalogue)
+	if o.dryRun {
+		for _, name := range slices.Sorted(maps.Keys(res.Catalogue)) {
+			before, had := prev[name]
+			a, _ := json.Marshal(before)
+			b, _ := json.Marshal(res.Catalogue[name])
+			switch {
+			case !had:
+				fmt.Fprintf(o.f.IO.Out, "%s\tnew\n", name)
+			case string(a) != string(b):
+				fmt.Fprintf(o.f.IO.Out, "%s\tchanged\n", name)
+			}
+		}
+		fmt.Fprintf(errw, "catalogue: dry run: %d recipes generated, nothing written\n", len(res.Catalogue))
+		return nil
+	}
 	if err := merged.Write(local.Path()); err != nil {
 		return err
 	}

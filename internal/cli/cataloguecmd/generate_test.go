@@ -204,3 +204,20 @@ func TestGenerateUsage(t *testing.T) {
 		t.Errorf("--publish --offline: %v", err)
 	}
 }
+
+func TestGenerateDryRunWritesNothing(t *testing.T) {
+	s := newSetup(t)
+	gitRepo(t, filepath.Join(s.gitDir, "web.git"), map[string]string{"compose.yml": compose}, "1.0.0+1.27")
+	if err := s.generate(t, &countingResolver{}, "web", "-r"); err != nil {
+		t.Fatalf("%v\n%s", err, s.errb)
+	}
+	if strings.TrimSpace(s.out.String()) != "web\tnew" || !strings.Contains(s.errb.String(), "nothing written") {
+		t.Fatalf("stdout %q, stderr %s", s.out, s.errb)
+	}
+	if c, err := catalogue.Read(filepath.Join(s.f.AbraDir, "catalogue", "recipes.json")); err == nil && len(c) != 0 {
+		t.Fatalf("a dry run wrote recipes.json: %v", c)
+	}
+	if err := s.generate(t, &countingResolver{}, "web", "--dry-run", "--publish"); err == nil {
+		t.Fatal("--dry-run with --publish accepted")
+	}
+}
