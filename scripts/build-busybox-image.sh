@@ -7,7 +7,7 @@ tag=${1:-abra-test/busybox:1}
 docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
 if ! dpkg -s busybox-static >/dev/null 2>&1; then
   echo "build-busybox-image: installing busybox-static" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq busybox-static >/dev/null
 fi
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "$tag"

@@ -11,7 +11,7 @@ PORT=${DEMO_PORT:-8080}
 STATE=${XDG_CACHE_HOME:-$HOME/.cache}/abra-demo
 
 ./scripts/docker-up.sh
-command -v curl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null; }
+command -v curl >/dev/null || { apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq curl >/dev/null; }
 image=$(./scripts/build-demo-image.sh --version 0.1.0)
 echo "demo: image $image" >&2
 make -s build

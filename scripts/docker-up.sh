@@ -13,8 +13,8 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
     exit 1
   fi
   echo "docker-up: installing ${need_pkgs[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
 # Prefer Debian's client when two are installed; both speak to the same daemon.

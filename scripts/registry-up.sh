@@ -52,8 +52,8 @@ if [ "${#need[@]}" -gt 0 ]; then
     exit 1
   fi
   echo "registry-up: installing ${need[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${need[@]}" >/dev/null
 fi
 
 # Our own config: Debian's /etc/docker/registry/config.yml listens on every

@@ -33,8 +33,8 @@ command -v jq >/dev/null 2>&1 || missing+=(jq) # scripts read app ls -m with jq,
 command -v pass >/dev/null 2>&1 || missing+=(pass) # secret --pass tests use a throwaway password store
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "test: installing ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
 fi
 
 echo "== tests (unit + end-to-end)" >&2
