@@ -170,13 +170,13 @@ func runList(ctx context.Context, o *listOptions) error {
 			if v.Reason != "" {
 				status += " (" + v.Reason + ")"
 			}
-			row = append(row, orDash(v.ChaosVersion), status, orDash(v.Upgrade))
+			row = append(row, orDash(v.ChaosVersion), status, orDash(v.Upgrade), v.AutoUpdate)
 		}
 		rows = append(rows, row)
 	}
-	headers := []string{"server", "recipe", "app", "version"}
+	headers := []string{"server", "recipe", "domain", "version"}
 	if o.status {
-		headers = append(headers, "chaos", "status", "upgrade")
+		headers = append(headers, "chaos", "status", "upgrade", "autoupdate")
 	}
 	if err := ui.Table(o.f.IO, headers, rows); err != nil {
 		return err
