@@ -2,15 +2,12 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/docker/cli/cli/compose/convert"
 	mobyswarm "github.com/moby/moby/api/types/swarm"
 
-	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/swarm"
 )
 
@@ -28,17 +25,9 @@ type ServiceError struct {
 // Errors lists the recorded failures of the app's tasks, newest first per
 // service (sorted by service). An app whose tasks never failed has none.
 func Errors(ctx context.Context, c swarm.Cluster, a *App) ([]ServiceError, error) {
-	services, err := c.Services(ctx, a.StackName())
+	names, err := serviceNames(ctx, c, a)
 	if err != nil {
 		return nil, err
-	}
-	if len(services) == 0 {
-		return nil, hint.With(fmt.Errorf("%s: %w", a.Domain, ErrNotDeployed), "deploy it with 'abra app deploy "+a.Domain+"'")
-	}
-	names := map[string]string{}
-	ns := convert.NewNamespace(a.StackName())
-	for _, s := range services {
-		names[s.ID] = ns.Descope(s.Spec.Name)
 	}
 	tasks, err := c.Tasks(ctx, a.StackName())
 	if err != nil {

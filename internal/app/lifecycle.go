@@ -111,17 +111,9 @@ type Task struct {
 
 // Tasks lists the app's current tasks (those meant to run, and recent failures).
 func Tasks(ctx context.Context, c swarm.Cluster, a *App) ([]Task, error) {
-	services, err := c.Services(ctx, a.StackName())
+	names, err := serviceNames(ctx, c, a)
 	if err != nil {
 		return nil, err
-	}
-	if len(services) == 0 {
-		return nil, hint.With(fmt.Errorf("%s: %w", a.Domain, ErrNotDeployed), "deploy it with 'abra app deploy "+a.Domain+"'")
-	}
-	names := map[string]string{}
-	ns := convert.NewNamespace(a.StackName())
-	for _, s := range services {
-		names[s.ID] = ns.Descope(s.Spec.Name)
 	}
 	tasks, err := c.Tasks(ctx, a.StackName())
 	if err != nil {
@@ -159,6 +151,24 @@ func Tasks(ctx context.Context, c swarm.Cluster, a *App) ([]Task, error) {
 		return strings.Compare(b.Since, a.Since)
 	})
 	return out, nil
+}
+
+// serviceNames maps the IDs of the app's services to their short names (app,
+// db); an app with no services is not deployed.
+func serviceNames(ctx context.Context, c swarm.Cluster, a *App) (map[string]string, error) {
+	services, err := c.Services(ctx, a.StackName())
+	if err != nil {
+		return nil, err
+	}
+	if len(services) == 0 {
+		return nil, hint.With(fmt.Errorf("%s: %w", a.Domain, ErrNotDeployed), "deploy it with 'abra app deploy "+a.Domain+"'")
+	}
+	names := map[string]string{}
+	ns := convert.NewNamespace(a.StackName())
+	for _, s := range services {
+		names[s.ID] = ns.Descope(s.Spec.Name)
+	}
+	return names, nil
 }
 
 // ServiceID finds the ID of one of the app's services by short name.

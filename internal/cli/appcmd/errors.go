@@ -51,7 +51,7 @@ func runErrors(ctx context.Context, o *errorsOptions) error {
 	if err != nil {
 		return err
 	}
-	for i := 0; ; i++ {
+	print := func() error {
 		errs, err := app.Errors(ctx, c, a)
 		if err != nil {
 			return err
@@ -60,30 +60,22 @@ func runErrors(ctx context.Context, o *errorsOptions) error {
 			errs = []app.ServiceError{}
 		}
 		switch {
-		case o.json && o.watch:
-			err = json.NewEncoder(o.f.IO.Out).Encode(errs)
+		case o.json && o.watch: // JSON Lines: one snapshot per line
+			return json.NewEncoder(o.f.IO.Out).Encode(errs)
 		case o.json:
-			err = ui.JSON(o.f.IO, errs)
-		default:
-			if i > 0 {
-				fmt.Fprintln(o.f.IO.Out)
-			}
-			rows := [][]string{}
-			for _, e := range errs {
-				rows = append(rows, []string{e.Service, e.State, strconv.Itoa(e.ExitCode), e.Since, e.Error})
-			}
-			err = ui.Table(o.f.IO, []string{"service", "state", "exit code", "since", "error"}, rows)
-			if len(errs) == 0 {
-				fmt.Fprintf(o.f.IO.Err, "%s: no errors recorded\n", a.Domain)
-			}
+			return ui.JSON(o.f.IO, errs)
 		}
-		if err != nil || !o.watch {
-			return err
+		rows := [][]string{}
+		for _, e := range errs {
+			rows = append(rows, []string{e.Service, e.State, strconv.Itoa(e.ExitCode), e.Since, e.Error})
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(o.interval):
+		if len(errs) == 0 {
+			fmt.Fprintf(o.f.IO.Err, "%s: no errors recorded\n", a.Domain)
 		}
+		return ui.Table(o.f.IO, []string{"service", "state", "exit code", "since", "error"}, rows)
 	}
+	if !o.watch {
+		return print()
+	}
+	return watch(ctx, o.f, o.json, o.interval, print)
 }

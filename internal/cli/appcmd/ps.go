@@ -57,21 +57,28 @@ func runPs(ctx context.Context, o *psOptions) error {
 	if !o.watch {
 		return printTasks(ctx, o, c, a)
 	}
-	tty := o.f.IO.OutIsTerminal()
+	return watch(ctx, o.f, o.json, o.interval, func() error { return printTasks(ctx, o, c, a) })
+}
+
+// watch prints a snapshot every interval until interrupted (exit code 130):
+// on a terminal it redraws in place; otherwise snapshots follow each other,
+// separated by a blank line (with JSON, one per line).
+func watch(ctx context.Context, f *command.Factory, asJSON bool, interval time.Duration, print func() error) error {
+	tty := f.IO.OutIsTerminal()
 	for i := 0; ; i++ {
 		switch {
 		case tty:
-			fmt.Fprint(o.f.IO.Out, "\033[H\033[2J") // home and clear: redraw in place
-		case i > 0 && !o.json:
-			fmt.Fprintln(o.f.IO.Out)
+			fmt.Fprint(f.IO.Out, "\033[H\033[2J") // home and clear: redraw in place
+		case i > 0 && !asJSON:
+			fmt.Fprintln(f.IO.Out)
 		}
-		if err := printTasks(ctx, o, c, a); err != nil {
+		if err := print(); err != nil {
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err() // interrupted: exit code 130
-		case <-time.After(o.interval):
+			return ctx.Err()
+		case <-time.After(interval):
 		}
 	}
 }
