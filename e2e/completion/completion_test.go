@@ -11,40 +11,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"coopcloud.tech/abra/e2e/internal/abrabin"
 )
 
 var abraBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	_, file, _, _ := runtime.Caller(0)
-	repoRoot := filepath.Dir(filepath.Dir(filepath.Dir(file)))
-	tmp, err := os.MkdirTemp("", "abra-completion-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	abraBin = filepath.Join(tmp, "abra")
-	build := exec.Command(goBin, "build", "-o", abraBin, "./cmd/abra")
-	build.Dir = repoRoot
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "completion: build abra: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
+	os.Exit(abrabin.Main(m.Run, &abraBin))
 }
 
 // bashCompletion is Debian's bash-completion package, which most operators'

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -58,11 +59,16 @@ func newFetchCmd(f *command.Factory, runF func(context.Context, *fetchOptions) e
 			if err != nil {
 				return &command.UsageError{Err: err}
 			}
-			if isURL {
+			switch {
+			case isURL:
 				o.name = name
 				if o.url == "" {
 					o.url = cloneURL
 				}
+			case strings.HasPrefix(o.name, "/") || strings.HasPrefix(o.name, "./") || strings.HasPrefix(o.name, "../"):
+				// A repository on this machine: named after its folder.
+				o.url = o.name
+				o.name = strings.TrimSuffix(filepath.Base(o.name), ".git")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
