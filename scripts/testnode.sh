@@ -20,6 +20,9 @@ down() {
     sleep 0.1
   done
   ip netns del "$ns" 2>/dev/null || true
+  # A namespace kept alive by a leftover process (a killed run) keeps its veth
+  # pair on the host side: delete it, or the next up fails with "File exists".
+  ip link del "$veth" 2>/dev/null || true
   ip link del "$br" 2>/dev/null || true
   iptables -t nat -D POSTROUTING -s 10.210.0.0/24 ! -o "$br" -j MASQUERADE 2>/dev/null || true
   iptables -D DOCKER-USER -i "$br" -j ACCEPT 2>/dev/null || true
