@@ -448,7 +448,12 @@ func loadImage(t *testing.T, sock, image string) {
 	}
 }
 
-func TestBackupRestoreOverSSH(t *testing.T) {
+// backupNode starts the second test server over real sshd with the busybox
+// and backup service images on it, and an abra environment that reaches it as
+// "abra-node1"; it returns that environment, the node's server and the
+// backup-bot recipe repository.
+func backupNode(t *testing.T) (*env, backupServer, string) {
+	t.Helper()
 	busybox := run(t, repoRoot, filepath.Join(repoRoot, "scripts", "build-busybox-image.sh"))
 	buildDemoImage(t, "0.1.0") // startTestNode loads it on the node
 	botRepo, botImage := backupBotRecipeRepo(t)
@@ -461,7 +466,11 @@ func TestBackupRestoreOverSSH(t *testing.T) {
 
 	e := newEnv(t)
 	e.extra = []string{ssh.path, "DOCKER_CONFIG=" + t.TempDir()}
-	s := backupServer{e: e, name: "abra-node1", volumes: filepath.Join(node, "data", "volumes")}
+	return e, backupServer{e: e, name: "abra-node1", volumes: filepath.Join(node, "data", "volumes")}, botRepo
+}
+
+func TestBackupRestoreOverSSH(t *testing.T) {
+	e, s, botRepo := backupNode(t)
 	e.mustAbra("server", "add", "abra-node1", "--init", "-n")
 	e.mustAbra("recipe", "fetch", "backup-bot", "--url", botRepo)
 	e.mustAbra("recipe", "fetch", "vault", "--url", vaultRecipeRepo(t))
