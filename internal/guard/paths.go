@@ -56,47 +56,37 @@ func Inside(dir, p string) error {
 // or ".." can leave dir even if the tree changes after the check. A missing
 // file is an error that errors.Is fs.ErrNotExist.
 func ReadFile(dir, name string) ([]byte, error) {
-	rel, err := locate(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	b, err := root.ReadFile(rel)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			pe.Path = name
-		}
-		return nil, err
-	}
-	return b, nil
+	return inRoot(dir, name, (*os.Root).ReadFile)
 }
 
 // Stat returns the FileInfo of name (symlinks followed), absolute or relative
 // to dir, refusing it when it is not Inside dir.
 func Stat(dir, name string) (fs.FileInfo, error) {
+	return inRoot(dir, name, (*os.Root).Stat)
+}
+
+// inRoot runs op on name through an os.Root at dir, once locate has checked
+// that name stays inside; errors name the path as the caller gave it.
+func inRoot[T any](dir, name string, op func(*os.Root, string) (T, error)) (T, error) {
+	var zero T
 	rel, err := locate(dir, name)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer root.Close()
-	st, err := root.Stat(rel)
+	v, err := op(root, rel)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			pe.Path = name
 		}
-		return nil, err
+		return zero, err
 	}
-	return st, nil
+	return v, nil
 }
 
 // locate returns p relative to dir, after checking that it stays inside.
