@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -47,10 +48,7 @@ func Errors(ctx context.Context, c swarm.Cluster, a *App) ([]ServiceError, error
 			ExitCode: code, Since: t.Status.Timestamp.UTC().Format(time.RFC3339)})
 	}
 	slices.SortStableFunc(out, func(x, y ServiceError) int {
-		if c := strings.Compare(x.Service, y.Service); c != 0 {
-			return c
-		}
-		return strings.Compare(y.Since, x.Since)
+		return cmp.Or(strings.Compare(x.Service, y.Service), strings.Compare(y.Since, x.Since)) // newest first
 	})
 	return out, nil
 }

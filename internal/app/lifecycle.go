@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -145,10 +146,7 @@ func Tasks(ctx context.Context, c swarm.Cluster, a *App) ([]Task, error) {
 		out = append(out, row)
 	}
 	slices.SortStableFunc(out, func(a, b Task) int {
-		if c := strings.Compare(a.Service, b.Service); c != 0 {
-			return c
-		}
-		return strings.Compare(b.Since, a.Since)
+		return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(b.Since, a.Since)) // newest first
 	})
 	return out, nil
 }
