@@ -205,19 +205,16 @@ func (s Store) Find(domain string) (Ref, error) {
 			found = append(found, r)
 		}
 	}
-	switch len(found) {
-	case 1:
+	if len(found) == 1 {
 		return found[0], nil
-	case 2, 3, 4, 5, 6, 7, 8, 9:
+	}
+	if len(found) > 1 {
 		var paths []string
 		for _, r := range found {
 			paths = append(paths, r.Path)
 		}
 		return Ref{}, hint.With(fmt.Errorf("app %s has %d env files, one per server: %s", domain, len(found), strings.Join(paths, ", ")),
 			"an app lives on one server: remove the stale env file (or move the app with 'abra app move') and run the command again")
-	}
-	if len(found) > 0 {
-		return Ref{}, fmt.Errorf("app %s has %d env files", domain, len(found))
 	}
 	return Ref{}, hint.With(fmt.Errorf("%w %q: no env file %s.env under %s", ErrUnknown, domain, domain, s.Servers().Dir),
 		"run 'abra app ls' to see your apps, or 'abra app new <recipe> --domain "+domain+"' to create it")
