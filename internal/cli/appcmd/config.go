@@ -12,7 +12,6 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
-	"coopcloud.tech/abra/internal/envfile"
 	"coopcloud.tech/abra/internal/hint"
 )
 
@@ -88,20 +87,15 @@ func runConfig(ctx context.Context, o *configOptions) error {
 		return nil
 	}
 	kept := "your edits are kept in " + copyPath
-	env, err := envfile.Parse(ref.Path, edited)
-	if err == nil {
-		err = app.CheckEnv(env)
-	}
-	if err != nil {
-		return hint.With(fmt.Errorf("the edited file is refused: %w; %s is unchanged", err, ref.Path),
-			kept+": fix it there and copy it over, or run 'abra app config "+o.domain+"' again")
-	}
+	// The store parses and checks the edit (TYPE, COMPOSE_FILE) under the
+	// env-file lock, and writes it only if nobody changed the file meanwhile.
 	if err := store.ReplaceIfUnchanged(ctx, ref, before, edited); err != nil {
 		if errors.Is(err, app.ErrChanged) {
 			return hint.With(fmt.Errorf("not saved: %w", err),
 				kept+"; compare it with 'diff "+ref.Path+" "+copyPath+"' and run 'abra app config "+o.domain+"' again")
 		}
-		return hint.With(err, kept)
+		return hint.With(fmt.Errorf("the edited file is refused: %w; %s is unchanged", err, ref.Path),
+			kept+": fix it there and copy it over, or run 'abra app config "+o.domain+"' again")
 	}
 	os.RemoveAll(dir)
 	fmt.Fprintf(o.f.IO.Err, "%s saved\n", ref.Path)
