@@ -101,20 +101,7 @@ func completionPlaces(use string) []place {
 	if len(out) > 0 && out[len(out)-1].variadic {
 		return out
 	}
-	var rest []string
-	for i, fields := 1, strings.Fields(use); i < len(fields); i++ {
-		f := fields[i]
-		if f == "|" || f == "--" || f == "[--]" || f == "[--" {
-			break
-		}
-		if strings.HasPrefix(f, "-") || strings.HasPrefix(f, "[-") {
-			if i+1 < len(fields) && strings.HasPrefix(fields[i+1], "<") {
-				i++
-			}
-			continue
-		}
-		rest = append(rest, f)
-	}
+	rest := positionals(use)
 	if len(out) >= len(rest) {
 		return out
 	}

@@ -75,6 +75,28 @@ func recipeArg(s string) error {
 	return guard.RecipeName(s)
 }
 
+// positionals are the words of a Use line after the command's name that
+// stand for arguments: flags ("--server <server>", "[--json]") are left out,
+// and the list ends at a "|" between alternative forms or at "--".
+func positionals(use string) []string {
+	fields := strings.Fields(use)
+	var out []string
+	for i := 1; i < len(fields); i++ {
+		f := fields[i]
+		if f == "|" || f == "--" || f == "[--]" || f == "[--" {
+			break
+		}
+		if strings.HasPrefix(f, "-") || strings.HasPrefix(f, "[-") {
+			if i+1 < len(fields) && strings.HasPrefix(fields[i+1], "<") {
+				i++ // the flag's value
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 type placeholder struct {
 	name     string
 	variadic bool
@@ -86,16 +108,9 @@ type placeholder struct {
 // placeholder followed by a required one ("cmd <domain> [service]
 // <function>": is the second argument the service or the function?).
 func placeholders(use string) []placeholder {
-	fields := strings.Fields(use)
+	fields := positionals(use)
 	var out []placeholder
-	for i := 1; i < len(fields); i++ {
-		f := fields[i]
-		if strings.HasPrefix(f, "-") || strings.HasPrefix(f, "[-") {
-			if i+1 < len(fields) && strings.HasPrefix(fields[i+1], "<") {
-				i++ // the flag's value
-			}
-			continue
-		}
+	for i, f := range fields {
 		if strings.Contains(f, "|") {
 			break
 		}
