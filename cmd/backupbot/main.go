@@ -12,11 +12,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"coopcloud.tech/abra/internal/backup"
 	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/sshsftp"
 	"coopcloud.tech/abra/internal/swarm/dockerswarm"
 )
 
@@ -43,6 +45,11 @@ func (l *list) String() string     { return strings.Join(*l, ",") }
 func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
+	// The image links /usr/bin/ssh to /backupbot: called as ssh (by restic's
+	// sftp: backend), backupbot is its built-in ssh client.
+	if filepath.Base(os.Args[0]) == "ssh" {
+		os.Exit(sshsftp.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
