@@ -2,9 +2,17 @@
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X coopcloud.tech/abra/internal/cli.Version=$(VERSION)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+DATE := $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
+CLI := coopcloud.tech/abra/internal/cli
+LDFLAGS := -s -w -X $(CLI).Version=$(VERSION) -X $(CLI).Commit=$(COMMIT) -X $(CLI).Date=$(DATE)
+# make snapshot / make release: where images go (REGISTRY=registry.example.org/abra),
+# and where the archives are written (DIST, a release location for abra upgrade).
+REGISTRY ?=
+DIST ?= dist
+RELEASE_URL ?=
 
-.PHONY: help build demo test unit e2e lint fuzz bench catalogue clean
+.PHONY: help build demo test unit e2e lint fuzz bench catalogue snapshot release clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,5 +44,12 @@ catalogue: build ## render the project's own recipes/ as a catalogue: public/rec
 	ABRA_DIR=$$tmp ./bin/abra -o catalogue generate --from-dir recipes --html public/index.html && \
 	cp $$tmp/catalogue/recipes.json public/recipes.json && echo "catalogue: public/index.html, public/recipes.json" >&2
 
+snapshot: ## build every archive, .deb and image of this commit into $(DIST)/ (push images when REGISTRY is set)
+	go run ./cmd/dist snapshot --out '$(DIST)' --registry '$(REGISTRY)'
+
+release: ## make release VERSION=0.1.0 REGISTRY=…: the same, for the tag v$(VERSION) at HEAD; pushes the images
+	@[ -n "$(REGISTRY)" ] || { echo 'make release needs REGISTRY=registry.example.org/abra' >&2; exit 2; }
+	go run ./cmd/dist release --version '$(VERSION)' --registry '$(REGISTRY)' --out '$(DIST)' --release-url '$(RELEASE_URL)'
+
 clean: ## remove build output
-	rm -rf bin public
+	rm -rf bin public dist

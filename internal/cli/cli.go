@@ -27,8 +27,33 @@ import (
 	"coopcloud.tech/abra/internal/ui"
 )
 
-// Version is set at build time with -ldflags "-X coopcloud.tech/abra/internal/cli.Version=…".
-var Version = "dev"
+// Version, Commit and Date (the commit's time, RFC 3339) are set at build
+// time with -ldflags "-X coopcloud.tech/abra/internal/cli.Version=…" (make
+// build, internal/dist); `abra -v` prints them.
+var (
+	Version = "dev"
+	Commit  = ""
+	Date    = ""
+)
+
+// versionLine is what `abra -v` prints: "abra 0.1.0 (commit 1a2b3c4d5e6f, 2026-12-06T05:42:00Z)".
+func versionLine() string {
+	var extra []string
+	if Commit != "" {
+		c := Commit
+		if len(c) > 12 {
+			c = c[:12]
+		}
+		extra = append(extra, "commit "+c)
+	}
+	if Date != "" {
+		extra = append(extra, Date)
+	}
+	if len(extra) == 0 {
+		return "abra " + Version
+	}
+	return "abra " + Version + " (" + strings.Join(extra, ", ") + ")"
+}
 
 // Exit codes, documented in the README.
 const (
@@ -56,7 +81,7 @@ func NewRootCmd(f *command.Factory) *cobra.Command {
 			return checkNames(cmd, args)
 		},
 	}
-	root.SetVersionTemplate("abra {{.Version}}\n")
+	root.SetVersionTemplate(versionLine() + "\n")
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&f.NoInput, "no-input", "n", false, "never prompt; fail naming the flag to pass instead")
 	pf.BoolVarP(&f.Offline, "offline", "o", false, "never touch the network (git remotes, registries)")

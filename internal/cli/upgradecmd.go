@@ -38,7 +38,7 @@ upgrade and leaves the binary as it was.
 
 The release location is --url, else $ABRA_RELEASE_URL, else ` + release.DefaultURL + `.
 It holds versions.json (or latest), and <version>/abra_<version>_<os>_<arch>.tar.gz
-with <version>/checksums.txt, as goreleaser (make release) lays them out.`,
+with <version>/checksums.txt, as make release lays them out (internal/dist).`,
 		Example: "  abra upgrade\n  abra upgrade --check\n  abra upgrade --rc\n  abra upgrade --url https://example.org/abra-releases",
 		Args:    command.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

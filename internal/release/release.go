@@ -41,8 +41,10 @@ import (
 )
 
 // DefaultURL is where abra looks for its releases unless --url or
-// ABRA_RELEASE_URL says otherwise.
-const DefaultURL = "https://releases.coopcloud.tech/abra"
+// ABRA_RELEASE_URL says otherwise. A release build sets it
+// (make release RELEASE_URL=…, -X coopcloud.tech/abra/internal/release.DefaultURL=…),
+// so that a hoster's own builds upgrade from the hoster's own location.
+var DefaultURL = "https://releases.coopcloud.tech/abra"
 
 // BinaryName is the name of the binary inside a release archive.
 const BinaryName = "abra"
