@@ -29,7 +29,7 @@ func backupBotRecipeRepo(t *testing.T) (string, string) {
 	copyDir(t, filepath.Join(repoRoot, "recipes", "backup-bot"), dir)
 	compose := readFile(t, filepath.Join(dir, "compose.yml"))
 	version := regexp.MustCompile(`coop-cloud\.\$\{STACK_NAME\}\.version=([^"'\s]+)`).FindStringSubmatch(compose)
-	image := regexp.MustCompile(`image:\s*["']?(abra-backupbot[^"'\s]*)`).FindStringSubmatch(compose)
+	image := regexp.MustCompile(`image:\s*["']?(\S*abra-backupbot:[^"'\s]+)`).FindStringSubmatch(compose)
 	if version == nil || image == nil {
 		t.Fatalf("recipes/backup-bot/compose.yml: no version label or abra-backupbot image:\n%s", compose)
 	}

@@ -372,7 +372,7 @@ func exitError(svc BackupService, code int, reason, stderr string) error {
 	switch {
 	case code == 126 || code == 127:
 		return hint.With(fmt.Errorf("service %s has no %s (exit %d): it is not abra's backup service", svc.Name, BackupBinary, code),
-			"deploy abra's backup-bot recipe (its image is built by scripts/build-backupbot-image.sh)")
+			"deploy abra's backup-bot recipe (its image abra-backupbot comes with abra's releases)")
 	case reason == "":
 		return fmt.Errorf("backup service %s exited with %d", svc.Name, code)
 	}
