@@ -1,8 +1,8 @@
 // Package release finds, downloads, checks and installs abra's own releases
 // (`abra upgrade`).
 //
-// A release location is a base URL laid out with goreleaser's conventions,
-// which is what `make release` produces:
+// A release location is a base URL laid out as `make release` writes it
+// (internal/dist):
 //
 //	<base>/versions.json                               {"versions": ["0.1.0", "0.2.0", "0.3.0-rc.1"]}
 //	<base>/latest                                      the newest stable version, one line (read when versions.json is missing)
