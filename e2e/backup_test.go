@@ -455,7 +455,6 @@ func loadImage(t *testing.T, sock, image string) {
 func backupNode(t *testing.T) (*env, backupServer, string) {
 	t.Helper()
 	busybox := run(t, repoRoot, filepath.Join(repoRoot, "scripts", "build-busybox-image.sh"))
-	buildDemoImage(t, "0.1.0") // startTestNode loads it on the node
 	botRepo, botImage := backupBotRecipeRepo(t)
 	ssh := startSSH(t)
 	ssh.trust(t, ssh.hostPub)

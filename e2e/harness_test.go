@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	abraBin = filepath.Join(tmp, "abra")
-	build := exec.Command("go", "build", "-o", abraBin, "./cmd/abra")
+	build := exec.Command("go", "build", "-trimpath", "-o", abraBin, "./cmd/abra") // -trimpath: the compile cache make snapshot uses too
 	build.Dir = repoRoot
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,10 +13,16 @@ import (
 
 // startTestNode starts a second, independent Docker server (own network
 // namespace, dockerd and sshd: scripts/testnode.sh) reachable as ssh alias
-// "abra-node1", using the client key and known_hosts of s.
+// "abra-node1", using the client key and known_hosts of s. It has no images.
 func startTestNode(t *testing.T, s *sshServer) string {
 	t.Helper()
-	dir := t.TempDir()
+	// Not t.TempDir(): containerd's sockets live under it, and a unix socket
+	// path has at most 104 bytes, which a long test name exceeds.
+	dir, err := os.MkdirTemp("", "abranode")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	run(t, dir, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "host_key"))
 	script := filepath.Join(repoRoot, "scripts", "testnode.sh")
 	run(t, repoRoot, script, "up", dir, filepath.Join(s.dir, "authorized_keys"), filepath.Join(dir, "host_key"))
@@ -33,8 +40,6 @@ func startTestNode(t *testing.T, s *sshServer) string {
   BatchMode yes
   ConnectTimeout 5
 `, s.dir, s.dir))
-	// The node has no registry either: give it the demo image.
-	loadImage(t, "unix://"+filepath.Join(dir, "docker.sock"), "abra-demo/web:0.1.0")
 	return dir
 }
 
@@ -43,6 +48,8 @@ func TestTwoServers(t *testing.T) {
 	s := startSSH(t)
 	s.trust(t, s.hostPub)
 	node := startTestNode(t, s)
+	// The node has no registry: give it the demo image.
+	loadImage(t, "unix://"+filepath.Join(node, "docker.sock"), "abra-demo/web:0.1.0")
 	e := newEnv(t)
 	e.extra = []string{s.path, "DOCKER_CONFIG=" + t.TempDir()}
 	repo := demoRecipeRepo(t)
