@@ -77,6 +77,11 @@ type serviceView struct {
 	State   string `json:"state"`
 }
 
+// Deploy deploys the app as 'abra app deploy' does, progress on stderr.
+func Deploy(ctx context.Context, f *command.Factory, domain string, opts app.DeployOptions) error {
+	return runDeploy(ctx, &deployOptions{f: f, domain: domain, opts: opts})
+}
+
 func runDeploy(ctx context.Context, o *deployOptions) error {
 	a, c, err := loadApp(ctx, o.f, o.domain)
 	if err != nil {

@@ -58,6 +58,13 @@ $ABRA_DIR/servers/<server>/<domain>.env with DOMAIN and TYPE set. Edit it with
 	return cmd
 }
 
+// New creates an app of recipe's latest release on server as domain, as
+// 'abra app new' does: for front ends that set up an app themselves
+// ('abra server add --traefik').
+func New(ctx context.Context, f *command.Factory, recipe, server, domain string) error {
+	return runNew(ctx, &newOptions{f: f, recipe: recipe, server: server, domain: domain})
+}
+
 func runNew(ctx context.Context, o *newOptions) error {
 	if o.pass && !o.secrets {
 		return command.Usagef("--pass stores generated secrets: use it with --secrets")

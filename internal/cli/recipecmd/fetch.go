@@ -81,6 +81,12 @@ func newFetchCmd(f *command.Factory, runF func(context.Context, *fetchOptions) e
 	return cmd
 }
 
+// Fetch clones the recipe from its default location (or fetches its new
+// versions), as 'abra recipe fetch <name>' does.
+func Fetch(ctx context.Context, f *command.Factory, name string) error {
+	return runFetch(ctx, &fetchOptions{f: f, name: name})
+}
+
 func runFetch(ctx context.Context, o *fetchOptions) error {
 	if err := guard.RecipeName(o.name); err != nil {
 		return &command.UsageError{Err: err}
