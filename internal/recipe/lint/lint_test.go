@@ -38,6 +38,7 @@ services:
         - "traefik.enable=true"
         - "traefik.http.services.${STACK_NAME}.loadbalancer.server.port=80"
         - "traefik.http.routers.${STACK_NAME}.rule=Host(` + "`${DOMAIN}`" + `)"
+        - "traefik.http.routers.${STACK_NAME}.entrypoints=web-secure"
         - "coop-cloud.${STACK_NAME}.version=1.0.0+1.25.3"
 networks:
   proxy:

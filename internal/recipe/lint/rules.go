@@ -168,6 +168,48 @@ var rules = []Rule{
 		HowToResolve: "declare each secret, config, network and named volume a service uses in the top-level section of that name (external: true for ones made outside the recipe), or fix its name",
 		Check:        checkReferencesDeclared,
 	},
+	{
+		ID: "R110", Severity: Critical,
+		Description:  "router rules give each matcher the values Traefik v3 takes",
+		HowToResolve: "give Host, HostRegexp, Path, PathPrefix, Method and ClientIP one value each and join them with ||: Host(`a`) || Host(`b`), which Traefik v2 reads too; for extra domains write Host(`${DOMAIN}`)${EXTRA_DOMAINS} with EXTRA_DOMAINS=' || Host(`www.example.org`)'. Traefik v3 drops a router whose rule has more, so its domains answer 404 (a router may keep v2's syntax with traefik.http.routers.<name>.ruleSyntax=v2, deprecated: R115)",
+		Check:        checkTraefikArguments,
+	},
+	{
+		ID: "R111", Severity: Critical,
+		Description:  "router rules use no matcher or form only Traefik v2 reads",
+		HowToResolve: "write Header for Headers, HeaderRegexp for HeadersRegexp, Host for HostHeader, Query(`key`, `value`) for Query(`key=value`), and a Go regexp for v2's {name:regexp} placeholders: HostRegexp(`^[a-z]+\\.example\\.org$$`), PathRegexp(`^/item/[0-9]+$$`), or Host for a plain host name ($$ is how a compose file writes $); Traefik v3 drops a router with a v2 matcher and never matches a v2 template",
+		Check:        checkTraefikV2Matchers,
+	},
+	{
+		ID: "R112", Severity: Critical,
+		Description:  "a service has traefik.docker.* or traefik.swarm.* labels, not both",
+		HowToResolve: "keep only the traefik.swarm.* labels: Traefik v3 skips a Swarm service with both, and every router on it",
+		Check:        checkTraefikProviderLabels,
+	},
+	{
+		ID: "R113", Severity: Critical,
+		Description:  "every router reaches a service with a port",
+		HowToResolve: "add traefik.http.services.<name>.loadbalancer.server.port=<port> to each service with routers (Swarm tells Traefik no port, and without one Traefik skips the service), name it with traefik.http.routers.<router>.service=<name> when a service defines several, and name only services the recipe defines, or a provider's (api@internal)",
+		Check:        checkTraefikPorts,
+	},
+	{
+		ID: "R114", Severity: Warn,
+		Description:  "Swarm services use traefik.swarm.* labels, not traefik.docker.*",
+		HowToResolve: "once the server runs Traefik v3, rename traefik.docker.network and traefik.docker.lbswarm to traefik.swarm.network and traefik.swarm.lbswarm (Traefik v2 reads only traefik.docker.*); a traefik.docker.network naming the network the traefik recipe's provider uses already (proxy) can go now",
+		Check:        checkTraefikDockerLabels,
+	},
+	{
+		ID: "R115", Severity: Warn,
+		Description:  "routers use Traefik v3's rule syntax",
+		HowToResolve: "rewrite the rule in v3 syntax (see R110 and R111) and remove traefik.http.routers.<name>.ruleSyntax=v2: Traefik v3 deprecates it and its next major version removes it",
+		Check:        checkTraefikRuleSyntax,
+	},
+	{
+		ID: "R116", Severity: Warn,
+		Description:  "every router names its entrypoints",
+		HowToResolve: "add traefik.http.routers.<name>.entrypoints=web-secure (the traefik recipe's HTTPS entrypoint): without it Traefik serves the router on every entrypoint",
+		Check:        checkTraefikEntrypoints,
+	},
 }
 
 const notLoaded = "compose files do not load (R101)"
