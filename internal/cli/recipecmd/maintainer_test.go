@@ -154,7 +154,7 @@ func TestRunReleaseRefusesCriticalLint(t *testing.T) {
 	compose := filepath.Join(dir, "compose.yml")
 	b, _ := os.ReadFile(compose)
 	// R102: a fixed host name instead of the app's domain.
-	s := strings.Replace(string(b), "Host(`${DOMAIN}`${EXTRA_DOMAINS})", "Host(`example.org`)", 1)
+	s := strings.Replace(string(b), "Host(`${DOMAIN}`)${EXTRA_DOMAINS}", "Host(`example.org`)", 1)
 	if s == string(b) {
 		t.Fatal("template has no Host rule to break")
 	}
