@@ -72,17 +72,25 @@ volumes:
 // vaultRecipeRepo makes the "vault" recipe with releases 0.1.0+1 and 0.2.0+1.
 func vaultRecipeRepo(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "vault")
-	writeFile(t, filepath.Join(dir, ".env.sample"), "TYPE=vault\nDOMAIN=vault.example.com\n")
+	return twoReleaseRecipe(t, "vault", "TYPE=vault\nDOMAIN=vault.example.com\n", vaultCompose, "MOTTO:-keep", "MOTTO:-kept")
+}
+
+// twoReleaseRecipe makes a recipe repository with releases 0.1.0+1 and
+// 0.2.0+1 of compose (its "VERSION" replaced by the version); the second
+// release has old replaced by new.
+func twoReleaseRecipe(t *testing.T, name, envSample, compose, old, new string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	writeFile(t, filepath.Join(dir, ".env.sample"), envSample)
 	run(t, dir, "git", "init", "-q", "-b", "main")
 	for _, v := range []string{"0.1.0+1", "0.2.0+1"} {
-		compose := strings.Replace(vaultCompose, "VERSION", v, 1)
+		c := strings.Replace(compose, "VERSION", v, 1)
 		if v == "0.2.0+1" {
-			compose = strings.Replace(compose, "MOTTO:-keep", "MOTTO:-kept", 1)
+			c = strings.Replace(c, old, new, 1)
 		}
-		writeFile(t, filepath.Join(dir, "compose.yml"), compose)
+		writeFile(t, filepath.Join(dir, "compose.yml"), c)
 		run(t, dir, "git", "add", "-A")
-		run(t, dir, "git", "commit", "-qm", "vault "+v)
+		run(t, dir, "git", "commit", "-qm", name+" "+v)
 		run(t, dir, "git", "tag", "-a", v, "-m", v)
 	}
 	return dir

@@ -74,6 +74,7 @@ type env struct {
 	t       testing.TB
 	abraDir string
 	extra   []string // more environment for abra, e.g. PATH with an ssh wrapper
+	wrap    []string // a command abra runs under, e.g. unshare with its own /etc/hosts
 }
 
 func newEnv(t testing.TB) *env {
@@ -86,6 +87,9 @@ func (e *env) abra(args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, abraBin, args...)
+	if len(e.wrap) > 0 {
+		cmd = exec.CommandContext(ctx, e.wrap[0], append(append(e.wrap[1:len(e.wrap):len(e.wrap)], abraBin), args...)...)
+	}
 	cmd.Env = append(append(os.Environ(), "ABRA_DIR="+e.abraDir, "NO_COLOR=1"), e.extra...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

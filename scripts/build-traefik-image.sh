@@ -162,6 +162,9 @@ image_current() { # [docker -H args…]: is the tag there with this build key?
   [ "$(docker "$@" image inspect --format "{{index .Config.Labels \"$label_key\"}}" "$tag" 2>/dev/null || true)" = "$build" ]
 }
 
+# One import at a time: a second caller waits and then finds the image current.
+exec 8>"$cache/traefik-$traefik_version.image.lock"
+flock 8
 if image_current; then
   echo "build-traefik-image: $tag is up to date" >&2
 else

@@ -31,11 +31,32 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2) # the second test server's 
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 command -v jq >/dev/null 2>&1 || missing+=(jq) # scripts read app ls -m with jq, as abra's docs do
 command -v pass >/dev/null 2>&1 || missing+=(pass) # secret --pass tests use a throwaway password store
+# a test ACME CA for the proxy's certificates, and its mock DNS (both in Debian's pebble)
+{ command -v pebble && command -v pebble-challtestsrv; } >/dev/null 2>&1 || missing+=(pebble)
+command -v dpkg-deb >/dev/null 2>&1 || missing+=(dpkg) # the release test reads the .debs
+command -v make >/dev/null 2>&1 || missing+=(make) # the release test runs make snapshot
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "test: installing ${missing[*]}" >&2
   apt-get -o DPkg::Lock::Timeout=600 update -qq
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Traefik is not packaged: it is built from the Go module proxy once per machine
+# (minutes of CPU, then cached) into the local image the proxy test runs. The
+# build starts here, beside the tests, which mostly wait on Docker; the proxy
+# test runs the same script, which waits for this build (a lock) and fails the
+# test if the build failed.
+echo "== traefik test image (in the background: $PWD/.cache/traefik-build.log)" >&2
+mkdir -p .cache
+./scripts/build-traefik-image.sh >.cache/traefik-build.log 2>&1 &
+traefik_build=$!
+
 echo "== tests (unit + end-to-end)" >&2
-ABRA_E2E=1 go test -count=1 -timeout 45m ./...
+status=0
+ABRA_E2E=1 go test -count=1 -timeout 45m ./... || status=$?
+if ! wait "$traefik_build"; then
+  echo "test: the traefik test image did not build; last lines of .cache/traefik-build.log:" >&2
+  tail -n 20 .cache/traefik-build.log >&2
+  status=1
+fi
+exit "$status"
