@@ -212,7 +212,7 @@ func TestSnapshotRelease(t *testing.T) {
 		srv := httptest.NewServer(http.FileServer(http.Dir(b.dir)))
 		defer srv.Close()
 		old := filepath.Join(t.TempDir(), "abra")
-		build := exec.Command("go", "build", "-o", old, "-ldflags", "-X coopcloud.tech/abra/internal/cli.Version=0.0.1-alpha", "./cmd/abra")
+		build := exec.Command("go", "build", "-trimpath", "-o", old, "-ldflags", "-X coopcloud.tech/abra/internal/cli.Version=0.0.1-alpha", "./cmd/abra")
 		build.Dir, build.Env = repoRoot, append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("build an older abra: %v\n%s", err, out)

@@ -53,7 +53,7 @@ traefik_build=$!
 
 echo "== tests (unit + end-to-end)" >&2
 status=0
-ABRA_E2E=1 go test -count=1 -timeout 45m ./... || status=$?
+ABRA_E2E=1 go test -count=1 -timeout 55m ./... || status=$?
 if ! wait "$traefik_build"; then
   echo "test: the traefik test image did not build; last lines of .cache/traefik-build.log:" >&2
   tail -n 20 .cache/traefik-build.log >&2
