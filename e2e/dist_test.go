@@ -41,15 +41,63 @@ type snapshotBuild struct {
 
 func (b snapshotBuild) file(name string) string { return filepath.Join(b.dir, b.version, name) }
 
-// makeSnapshot runs `make snapshot` in root with the given make variables.
-func makeSnapshot(t *testing.T, root string, vars ...string) snapshotBuild {
-	t.Helper()
-	b := snapshotBuild{dir: t.TempDir()}
-	cmd := exec.Command("make", append([]string{"snapshot", "DIST=" + b.dir}, vars...)...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make snapshot %s: %v\n%s", strings.Join(vars, " "), err, out)
+// snapshotRun is one `make snapshot` run: its DIST, output and error.
+type snapshotRun struct {
+	dir, out string
+	err      error
+}
+
+// snapshotBuilds are TestSnapshotRelease's two `make snapshot` runs: this
+// checkout with REGISTRY set, then a copy of it elsewhere. TestMain starts
+// them beside the other tests, which mostly wait on Docker while these are
+// CPU-bound; done is closed when both ended (nil when not started).
+var snapshotBuilds struct {
+	done         chan struct{}
+	first, again snapshotRun
+}
+
+// startSnapshots runs the two builds in the background, under tmp.
+func startSnapshots(tmp string) {
+	snapshotBuilds.done = make(chan struct{})
+	snap := func(root, dir string, vars ...string) snapshotRun {
+		cmd := exec.Command("make", append([]string{"snapshot", "DIST=" + dir}, vars...)...)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("make snapshot %s in %s: %w", strings.Join(vars, " "), root, err)
+		}
+		return snapshotRun{dir: dir, out: string(out), err: err}
 	}
+	go func() {
+		defer close(snapshotBuilds.done)
+		if out, err := exec.Command(filepath.Join(repoRoot, "scripts", "registry-up.sh")).CombinedOutput(); err != nil {
+			snapshotBuilds.first.err = fmt.Errorf("registry-up.sh: %w\n%s", err, out)
+			return
+		}
+		snapshotBuilds.first = snap(repoRoot, filepath.Join(tmp, "snapshot"), "REGISTRY="+registryAddr+"/abra")
+		if snapshotBuilds.first.err != nil {
+			return
+		}
+		// Another checkout path: -trimpath and fixed times must make the path
+		// and the clock irrelevant.
+		elsewhere := filepath.Join(tmp, "elsewhere")
+		copyTree := fmt.Sprintf("mkdir %[2]q && tar -C %[1]q --exclude=./bin --exclude=./dist --exclude=./public --exclude=./.cache -cf - . | tar -C %[2]q -xf -", repoRoot, elsewhere)
+		if out, err := exec.Command("sh", "-c", copyTree).CombinedOutput(); err != nil {
+			snapshotBuilds.again.err = fmt.Errorf("copy the checkout: %w\n%s", err, out)
+			return
+		}
+		snapshotBuilds.again = snap(elsewhere, filepath.Join(tmp, "snapshot-elsewhere"))
+	}()
+}
+
+// snapshotResult waits for a run and reads what it wrote.
+func snapshotResult(t *testing.T, r *snapshotRun) snapshotBuild {
+	t.Helper()
+	<-snapshotBuilds.done
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.out)
+	}
+	b := snapshotBuild{dir: r.dir}
 	entries, err := os.ReadDir(b.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -73,8 +121,11 @@ func makeSnapshot(t *testing.T, root string, vars ...string) snapshotBuild {
 // installs from it; and a server that never built anything deploys the
 // backup-bot recipe from the registry and backs up and restores an app.
 func TestSnapshotRelease(t *testing.T) {
+	if snapshotBuilds.done == nil {
+		t.Fatal("TestMain did not start the snapshot builds")
+	}
 	registry := startRegistry(t)
-	b := makeSnapshot(t, repoRoot, "REGISTRY="+registry+"/abra")
+	b := snapshotResult(t, &snapshotBuilds.first)
 	commit := run(t, repoRoot, "git", "rev-parse", "HEAD")
 	bot := b.images[slices.IndexFunc(b.images, func(i dist.Image) bool { return i.Name == "abra-backupbot" })]
 	if want := registry + "/abra/abra-backupbot:" + b.version; bot.Ref != want {
@@ -82,12 +133,7 @@ func TestSnapshotRelease(t *testing.T) {
 	}
 
 	t.Run("the same commit builds the same bytes elsewhere", func(t *testing.T) {
-		// Another checkout path: -trimpath and fixed times must make the path
-		// and the clock irrelevant.
-		copyRoot := filepath.Join(t.TempDir(), "elsewhere")
-		run(t, "", "mkdir", copyRoot)
-		run(t, "", "sh", "-c", fmt.Sprintf("tar -C %q --exclude=./bin --exclude=./dist --exclude=./public -cf - . | tar -C %q -xf -", repoRoot, copyRoot))
-		again := makeSnapshot(t, copyRoot)
+		again := snapshotResult(t, &snapshotBuilds.again)
 		if again.version != b.version {
 			t.Fatalf("versions differ: %s, %s", b.version, again.version)
 		}

@@ -6,11 +6,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -46,9 +48,23 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: no dockerd in swarm mode (%v: %s); run scripts/docker-up.sh\n", err, out)
 		os.Exit(1)
 	}
+	flag.Parse()
+	if runs(flag.Lookup("test.run").Value.String(), "TestSnapshotRelease") {
+		startSnapshots(tmp)
+	}
 	code := m.Run()
+	if snapshotBuilds.done != nil {
+		<-snapshotBuilds.done
+	}
 	_ = os.RemoveAll(tmp)
 	os.Exit(code)
+}
+
+// runs reports whether -test.run pattern selects the top-level test name.
+func runs(pattern, name string) bool {
+	top, _, _ := strings.Cut(pattern, "/")
+	ok, err := regexp.MatchString(top, name)
+	return pattern == "" || err != nil || ok
 }
 
 // dockerBin prefers Debian's client, which matches the daemon.
