@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,6 +70,11 @@ type Deployer struct {
 	// LockWait is how long to wait for another abra working on the same app
 	// (default 10 minutes).
 	LockWait time.Duration
+	// Locked says the caller already holds the app's lock (the update
+	// pipeline holds it from the backup to the verification).
+	Locked bool
+	// Actor names who deploys in the env record (default: Holder()).
+	Actor string
 }
 
 func (d *Deployer) note(stepName, format string, args ...any) {
@@ -137,7 +143,11 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 			for _, w := range loaded.Warnings {
 				d.note("load compose files", "warning: %s", w)
 			}
-			setAbraLabels(loaded.Config, a, src)
+			policy, err := PolicyLabels(a)
+			if err != nil {
+				return err
+			}
+			setAbraLabels(loaded.Config, a, src, policy)
 			timeout = stackTimeout(loaded.Config, a.StackName())
 			spec, err = stack.Plan(a.StackName(), loaded.Config)
 			return err
@@ -177,8 +187,10 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 		}})
 		return res, step.Run(ctx, d.Observer, steps...)
 	}
+	if !d.Locked {
+		steps = append(steps, d.lockStep(a))
+	}
 	steps = append(steps, []step.Step{
-		d.lockStep(a),
 		{Name: "apply stack", Run: func(ctx context.Context) error {
 			var err error
 			if snap, err = stack.TakeSnapshot(ctx, d.Cluster, a.StackName()); err != nil {
@@ -210,17 +222,18 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 		}})
 	}
 	steps = append(steps, step.Step{Name: "record version", Run: func(ctx context.Context) error {
-		if src.Chaos {
-			return nil // the env file keeps its pinned release
+		if !src.Chaos && a.PinnedVersion() != src.Version {
+			// Under the env-file lock, on the file as it is now: an edit made
+			// while the deploy ran is kept.
+			if err := d.Store.Update(ctx, a, func(env *envfile.File) error {
+				return (&App{Env: env}).Pin(src.Version)
+			}); err != nil {
+				return err
+			}
 		}
-		if a.PinnedVersion() == src.Version {
-			return nil
-		}
-		// Under the env-file lock, on the file as it is now: an edit made
-		// while the deploy ran is kept.
-		return d.Store.Update(ctx, a, func(env *envfile.File) error {
-			return (&App{Env: env}).Pin(src.Version)
-		})
+		// The server keeps what was deployed, for the update agent.
+		actor := cmp.Or(d.Actor, Holder())
+		return SaveEnvRecord(ctx, d.Cluster, a, src.Remote, actor)
 	}})
 	postKey := "POST_DEPLOY_CMDS"
 	if o.Upgrade {
@@ -451,7 +464,7 @@ func LoadCompose(a *App, src *Source) (*stack.Loaded, error) {
 // Label names abra puts on an app's "app" service.
 func Label(stackName, key string) string { return "coop-cloud." + stackName + "." + key }
 
-func setAbraLabels(cfg *composetypes.Config, a *App, src *Source) {
+func setAbraLabels(cfg *composetypes.Config, a *App, src *Source, policy map[string]string) {
 	stackName := a.StackName()
 	for i := range cfg.Services {
 		svc := &cfg.Services[i]
@@ -470,8 +483,7 @@ func setAbraLabels(cfg *composetypes.Config, a *App, src *Source) {
 			l[Label(stackName, "chaos-version")] = src.ChaosVersion()
 		}
 		l[Label(stackName, "recipe")] = src.Recipe
-		auto, _ := a.Env.Get("ENABLE_AUTO_UPDATE")
-		l[Label(stackName, "autoupdate")] = strconv.FormatBool(auto == "true" || auto == "1")
+		maps.Copy(l, policy)
 	}
 }
 

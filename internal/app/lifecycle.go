@@ -37,6 +37,9 @@ func Undeploy(ctx context.Context, c swarm.Cluster, a *App, notify func(stack.Ev
 	if err := stack.Remove(ctx, c, a.StackName(), notify); err != nil {
 		return err
 	}
+	if err := RemoveEnvRecords(ctx, c, a.StackName()); err != nil {
+		return err
+	}
 	return stack.WaitRemoved(ctx, c, a.StackName(), 2*time.Minute)
 }
 

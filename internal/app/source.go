@@ -20,6 +20,7 @@ type Source struct {
 	Chaos   bool
 	Commit  string // chaos: the work tree's HEAD
 	Dirty   bool   // chaos: uncommitted changes
+	Remote  string // the clone's origin, credentials redacted ("" without one)
 	cleanup func()
 }
 
@@ -114,7 +115,8 @@ func (s Store) Checkout(ctx context.Context, name, version string, chaos bool) (
 		if err != nil {
 			return nil, fmt.Errorf("recipe %s: %w", name, err)
 		}
-		return &Source{Recipe: name, Dir: s.RecipeDir(name), Chaos: true, Commit: commit, Dirty: dirty}, nil
+		origin, _ := repo.Origin()
+		return &Source{Recipe: name, Dir: s.RecipeDir(name), Chaos: true, Commit: commit, Dirty: dirty, Remote: origin}, nil
 	}
 	var rel recipe.Release
 	if version != "" {
@@ -144,5 +146,6 @@ func (s Store) Checkout(ctx context.Context, name, version string, chaos bool) (
 		cleanup()
 		return nil, fmt.Errorf("recipe %s: check out %s: %w", name, rel.Tag, err)
 	}
-	return &Source{Recipe: name, Dir: dest, Version: rel.Tag, Commit: rel.Commit, cleanup: cleanup}, nil
+	origin, _ := repo.Origin()
+	return &Source{Recipe: name, Dir: dest, Version: rel.Tag, Commit: rel.Commit, Remote: origin, cleanup: cleanup}, nil
 }

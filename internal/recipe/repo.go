@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -38,6 +39,9 @@ type Release struct {
 	// Annotated is false for a lightweight tag; releases should be annotated
 	// (they carry the release notes' summary), so lint flags these.
 	Annotated bool
+	// Time is when the release was made: the tagger's time of an annotated
+	// tag, else the commit time. Update policies measure a release's age by it.
+	Time time.Time
 }
 
 // Repo is a recipe's local git clone.
@@ -100,14 +104,14 @@ func (r *Repo) Versions() ([]Release, error) {
 		if err != nil {
 			return nil
 		}
-		commit, annotated, err := r.peel(ref.Hash())
+		commit, annotated, when, err := r.peel(ref.Hash())
 		if errors.Is(err, errNotCommit) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("tag %s: %w", name, err)
 		}
-		rels = append(rels, Release{Version: v, Tag: name, Commit: commit.String(), Annotated: annotated})
+		rels = append(rels, Release{Version: v, Tag: name, Commit: commit.String(), Annotated: annotated, Time: when})
 		return nil
 	})
 	if err != nil {
@@ -120,29 +124,37 @@ func (r *Repo) Versions() ([]Release, error) {
 var errNotCommit = errors.New("does not point at a commit")
 
 // peel follows tag objects (possibly nested) from h to the commit they name.
-// annotated reports whether h itself is a tag object.
-func (r *Repo) peel(h plumbing.Hash) (commit plumbing.Hash, annotated bool, err error) {
+// annotated reports whether h itself is a tag object; when is the outermost
+// tag's time, or the commit's for a lightweight tag.
+func (r *Repo) peel(h plumbing.Hash) (commit plumbing.Hash, annotated bool, when time.Time, err error) {
 	for range 10 {
 		tag, err := r.repo.TagObject(h)
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
 			break // not a tag object: h is what the (lightweight) tag names
 		}
 		if err != nil {
-			return plumbing.ZeroHash, false, err
+			return plumbing.ZeroHash, false, when, err
+		}
+		if !annotated {
+			when = tag.Tagger.When
 		}
 		annotated = true
 		if tag.TargetType != plumbing.CommitObject && tag.TargetType != plumbing.TagObject {
-			return plumbing.ZeroHash, false, errNotCommit
+			return plumbing.ZeroHash, false, when, errNotCommit
 		}
 		h = tag.Target
 	}
-	if _, err := r.repo.CommitObject(h); err != nil {
+	c, err := r.repo.CommitObject(h)
+	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
-			return plumbing.ZeroHash, false, errNotCommit
+			return plumbing.ZeroHash, false, when, errNotCommit
 		}
-		return plumbing.ZeroHash, false, err
+		return plumbing.ZeroHash, false, when, err
 	}
-	return h, annotated, nil
+	if !annotated {
+		when = c.Committer.When
+	}
+	return h, annotated, when, nil
 }
 
 // Latest returns the highest release, or an error wrapping ErrNoReleases.
@@ -258,7 +270,7 @@ func (r *Repo) infoExcludes() []gitignore.Pattern {
 func (r *Repo) commitAt(rev string) (*object.Commit, error) {
 	var h plumbing.Hash
 	if ref, err := r.repo.Tag(rev); err == nil {
-		c, _, err := r.peel(ref.Hash())
+		c, _, _, err := r.peel(ref.Hash())
 		if err != nil {
 			return nil, fmt.Errorf("tag %s: %w", rev, err)
 		}

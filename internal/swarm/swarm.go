@@ -55,7 +55,7 @@ type NetworkSpec struct {
 	Labels     map[string]string
 }
 
-// Object is a secret or a config on the cluster (its value is never read back).
+// Object is a secret or a config on the cluster (a secret's value is never read back).
 type Object struct {
 	ID      string
 	Name    string
@@ -115,6 +115,9 @@ type Cluster interface {
 	CreateConfig(ctx context.Context, spec swarm.ConfigSpec) error
 	UpdateConfig(ctx context.Context, cfg Object, spec swarm.ConfigSpec) error
 	RemoveConfig(ctx context.Context, id string) error
+	// ConfigData reads a config's content (configs are not secret: abra keeps
+	// its records in them). A missing config is an error wrapping ErrNotFound.
+	ConfigData(ctx context.Context, id string) ([]byte, error)
 	// SecretIDs and ConfigIDs map names to IDs, for the names that exist.
 	SecretIDs(ctx context.Context, names []string) (map[string]string, error)
 	ConfigIDs(ctx context.Context, names []string) (map[string]string, error)

@@ -207,6 +207,15 @@ func (c *Cluster) RemoveConfig(ctx context.Context, id string) error {
 	return notFound(err, "config "+id)
 }
 
+// ConfigData implements swarm.Cluster.
+func (c *Cluster) ConfigData(ctx context.Context, id string) ([]byte, error) {
+	res, err := c.api.ConfigInspect(ctx, id, client.ConfigInspectOptions{})
+	if err != nil {
+		return nil, notFound(err, "config "+id)
+	}
+	return res.Config.Spec.Data, nil
+}
+
 // Services implements swarm.Cluster.
 func (c *Cluster) Services(ctx context.Context, stack string) ([]mobyswarm.Service, error) {
 	res, err := c.api.ServiceList(ctx, client.ServiceListOptions{Filters: stackFilter(stack)})

@@ -59,6 +59,12 @@ func Contract(t *testing.T, newCluster func(t *testing.T) abraswarm.Cluster) {
 		if err != nil || len(cids) != 1 {
 			t.Fatalf("ConfigIDs() = %v, %v", cids, err)
 		}
+		if data, err := c.ConfigData(ctx, cids[stack+"_conf_v1"]); err != nil || string(data) != "y" {
+			t.Fatalf("ConfigData() = %q, %v", data, err)
+		}
+		if _, err := c.ConfigData(ctx, "no-such-config-id"); !errors.Is(err, abraswarm.ErrNotFound) {
+			t.Fatalf("ConfigData(missing) = %v, want ErrNotFound", err)
+		}
 		secrets, err := c.Secrets(ctx, stack)
 		if err != nil || len(secrets) != 1 {
 			t.Fatalf("Secrets() = %v, %v", secrets, err)

@@ -250,6 +250,17 @@ func (c *Cluster) RemoveConfig(_ context.Context, id string) error {
 	return nil
 }
 
+// ConfigData implements swarm.Cluster.
+func (c *Cluster) ConfigData(_ context.Context, id string) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.configs[strings.TrimPrefix(id, "id-")]
+	if !ok {
+		return nil, fmt.Errorf("config %s: %w", id, swarm.ErrNotFound)
+	}
+	return bytes.Clone(s.Data), nil
+}
+
 func ids[S any](m map[string]S, names []string) map[string]string {
 	out := map[string]string{}
 	for _, n := range names {

@@ -1,0 +1,291 @@
+package update
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	mobyswarm "github.com/moby/moby/api/types/swarm"
+
+	"coopcloud.tech/abra/internal/swarm"
+)
+
+// State is where an update operation is.
+type State string
+
+// States of an operation; the last four are final.
+const (
+	Planned     State = "planned"
+	BackingUp   State = "backing-up"
+	Deploying   State = "deploying"
+	Verifying   State = "verifying"
+	RollingBack State = "rolling-back"
+	Succeeded   State = "succeeded"
+	RolledBack  State = "rolled-back" // the previous version and its data are back
+	Failed      State = "failed"      // and could not be put back: a person is needed
+	Abandoned   State = "abandoned"   // stopped before anything changed
+)
+
+// Final reports whether the operation is over.
+func (s State) Final() bool {
+	return s == Succeeded || s == RolledBack || s == Failed || s == Abandoned
+}
+
+// Record is one update operation as the server keeps it: the audit log is
+// the list of records, and an unfinished one tells the next agent run what
+// to finish or roll back.
+type Record struct {
+	ID       string    `json:"id"`
+	App      string    `json:"app"`
+	Stack    string    `json:"stack"`
+	Server   string    `json:"server,omitempty"`
+	Recipe   string    `json:"recipe"`
+	From     string    `json:"from"`
+	To       string    `json:"to"`
+	Actor    string    `json:"actor"`   // who or what: user@host, abra-agent@node
+	Trigger  string    `json:"trigger"` // cli, fleet, agent, kadabra
+	State    State     `json:"state"`
+	Step     string    `json:"step,omitempty"` // the step running or failed
+	Snapshot string    `json:"snapshot,omitempty"`
+	Holder   string    `json:"holder,omitempty"` // the app lock's holder while it runs
+	Error    string    `json:"error,omitempty"`
+	Started  time.Time `json:"started"`
+	Updated  time.Time `json:"updated"`
+	Seq      int       `json:"seq"`
+}
+
+// Records keeps operation records and quarantined versions as swarm configs
+// (abra-op.<id>.<seq>, abra-quarantine.<hash>): stored in the managers' raft
+// log, readable by every abra and agent that can reach the API, written
+// atomically (a config is created whole or not at all), and never mounted
+// into any container.
+type Records struct{ Cluster swarm.Cluster }
+
+const (
+	opLabel     = "coop-cloud.op"
+	qLabel      = "coop-cloud.quarantine"
+	keepRecords = 50 // finished records kept per app
+	maxLabel    = 800
+)
+
+// NewID makes an operation id that sorts by time.
+func NewID(now time.Time) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return now.UTC().Format("20060102t150405") + hex.EncodeToString(b)
+}
+
+// Save writes the record's current state (a new config, then the previous
+// one is removed: a crash in between leaves two, and the newer wins).
+func (r Records) Save(ctx context.Context, rec *Record) error {
+	rec.Seq++
+	if rec.Updated.IsZero() || rec.Started.IsZero() {
+		now := time.Now().UTC()
+		if rec.Started.IsZero() {
+			rec.Started = now
+		}
+		rec.Updated = now
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{opLabel: rec.ID}
+	for k, v := range rec.labels() {
+		labels[opLabel+"."+k] = v
+	}
+	name := fmt.Sprintf("abra-op.%s.%d", rec.ID, rec.Seq)
+	if err := r.Cluster.CreateConfig(ctx, mobyswarm.ConfigSpec{Annotations: mobyswarm.Annotations{Name: name, Labels: labels}, Data: data}); err != nil {
+		return fmt.Errorf("record operation %s: %w", rec.ID, err)
+	}
+	all, err := r.Cluster.Configs(ctx, "")
+	if err != nil {
+		return nil // the new record is written; the old one goes next time
+	}
+	for _, o := range all {
+		if o.Labels[opLabel] == rec.ID && o.Name != name {
+			_ = r.Cluster.RemoveConfig(ctx, o.ID)
+		}
+	}
+	if rec.State.Final() {
+		r.prune(ctx, rec.Stack, all)
+	}
+	return nil
+}
+
+func (rec Record) labels() map[string]string {
+	l := map[string]string{
+		"app": rec.App, "stack": rec.Stack, "server": rec.Server, "recipe": rec.Recipe, "from": rec.From, "to": rec.To,
+		"actor": rec.Actor, "trigger": rec.Trigger, "state": string(rec.State), "step": rec.Step, "snapshot": rec.Snapshot,
+		"holder": rec.Holder, "error": rec.Error, "started": rec.Started.UTC().Format(time.RFC3339),
+		"updated": rec.Updated.UTC().Format(time.RFC3339), "seq": strconv.Itoa(rec.Seq),
+	}
+	for k, v := range l {
+		if len(v) > maxLabel {
+			l[k] = v[:maxLabel] + "…"
+		}
+	}
+	return l
+}
+
+func recordOf(o swarm.Object) (Record, bool) {
+	id, ok := o.Labels[opLabel]
+	if !ok {
+		return Record{}, false
+	}
+	g := func(k string) string { return o.Labels[opLabel+"."+k] }
+	rec := Record{ID: id, App: g("app"), Stack: g("stack"), Server: g("server"), Recipe: g("recipe"), From: g("from"), To: g("to"),
+		Actor: g("actor"), Trigger: g("trigger"), State: State(g("state")), Step: g("step"), Snapshot: g("snapshot"),
+		Holder: g("holder"), Error: g("error")}
+	rec.Started, _ = time.Parse(time.RFC3339, g("started"))
+	rec.Updated, _ = time.Parse(time.RFC3339, g("updated"))
+	rec.Seq, _ = strconv.Atoi(g("seq"))
+	return rec, true
+}
+
+// List returns the records of one stack ("" for all), newest first.
+func (r Records) List(ctx context.Context, stack string) ([]Record, error) {
+	all, err := r.Cluster.Configs(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("read operation records: %w", err)
+	}
+	return latest(all, stack), nil
+}
+
+func latest(all []swarm.Object, stack string) []Record {
+	byID := map[string]Record{}
+	for _, o := range all {
+		rec, ok := recordOf(o)
+		if !ok || stack != "" && rec.Stack != stack {
+			continue
+		}
+		if old, seen := byID[rec.ID]; !seen || rec.Seq > old.Seq {
+			byID[rec.ID] = rec
+		}
+	}
+	out := make([]Record, 0, len(byID))
+	for _, rec := range byID {
+		out = append(out, rec)
+	}
+	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(b.ID, a.ID) })
+	return out
+}
+
+// Unfinished returns the records not in a final state, oldest first.
+func (r Records) Unfinished(ctx context.Context) ([]Record, error) {
+	all, err := r.List(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for i := len(all) - 1; i >= 0; i-- {
+		if !all[i].State.Final() {
+			out = append(out, all[i])
+		}
+	}
+	return out, nil
+}
+
+func (r Records) prune(ctx context.Context, stack string, all []swarm.Object) {
+	recs := latest(all, stack)
+	n := 0
+	for _, rec := range recs {
+		if !rec.State.Final() {
+			continue
+		}
+		if n++; n <= keepRecords {
+			continue
+		}
+		for _, o := range all {
+			if o.Labels[opLabel] == rec.ID {
+				_ = r.Cluster.RemoveConfig(ctx, o.ID)
+			}
+		}
+	}
+}
+
+// Quarantine is a version that failed on an app: automatic updates skip it
+// until a newer one appears or the operator clears it.
+type Quarantine struct {
+	Stack     string    `json:"stack"`
+	Version   string    `json:"version"`
+	Reason    string    `json:"reason"`
+	Operation string    `json:"operation"`
+	Since     time.Time `json:"since"`
+	id        string
+}
+
+func quarantineName(stack, version string) string {
+	h := sha256.Sum256([]byte(stack + "\x00" + version))
+	return "abra-quarantine." + hex.EncodeToString(h[:10])
+}
+
+// Quarantine records version as failed on stack.
+func (r Records) Quarantine(ctx context.Context, q Quarantine) error {
+	reason := q.Reason
+	if len(reason) > maxLabel {
+		reason = reason[:maxLabel] + "…"
+	}
+	spec := mobyswarm.ConfigSpec{Annotations: mobyswarm.Annotations{Name: quarantineName(q.Stack, q.Version), Labels: map[string]string{
+		qLabel: q.Stack, qLabel + ".version": q.Version, qLabel + ".reason": reason, qLabel + ".operation": q.Operation,
+		qLabel + ".since": time.Now().UTC().Format(time.RFC3339),
+	}}, Data: []byte(q.Version + "\n")}
+	if err := r.Cluster.CreateConfig(ctx, spec); err != nil && !strings.Contains(err.Error(), "already exists") {
+		return fmt.Errorf("quarantine %s on %s: %w", q.Version, q.Stack, err)
+	}
+	return nil
+}
+
+// Quarantined lists the stack's quarantined versions.
+func (r Records) Quarantined(ctx context.Context, stack string) ([]Quarantine, error) {
+	all, err := r.Cluster.Configs(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("read quarantined versions: %w", err)
+	}
+	var out []Quarantine
+	for _, o := range all {
+		if o.Labels[qLabel] != stack || stack == "" {
+			continue
+		}
+		q := Quarantine{Stack: stack, Version: o.Labels[qLabel+".version"], Reason: o.Labels[qLabel+".reason"], Operation: o.Labels[qLabel+".operation"], id: o.ID}
+		q.Since, _ = time.Parse(time.RFC3339, o.Labels[qLabel+".since"])
+		out = append(out, q)
+	}
+	slices.SortFunc(out, func(a, b Quarantine) int { return a.Since.Compare(b.Since) })
+	return out, nil
+}
+
+// Clear lifts the quarantine of one version ("" for all); it returns the versions cleared.
+func (r Records) Clear(ctx context.Context, stack, version string) ([]string, error) {
+	qs, err := r.Quarantined(ctx, stack)
+	if err != nil {
+		return nil, err
+	}
+	var cleared []string
+	for _, q := range qs {
+		if version != "" && q.Version != version {
+			continue
+		}
+		if err := r.Cluster.RemoveConfig(ctx, q.id); err != nil {
+			return cleared, fmt.Errorf("clear quarantine of %s: %w", q.Version, err)
+		}
+		cleared = append(cleared, q.Version)
+	}
+	return cleared, nil
+}
+
+// Versions are the quarantined versions' names.
+func Versions(qs []Quarantine) []string {
+	out := make([]string, len(qs))
+	for i, q := range qs {
+		out[i] = q.Version
+	}
+	return out
+}
