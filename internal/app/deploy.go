@@ -368,6 +368,23 @@ func (d *Deployer) postCommands(ctx context.Context, a *App, src *Source, key, v
 	return nil
 }
 
+// LintRelease runs the release's lint as a deploy does: an error for failed
+// critical rules of the original abra, warnings for this abra's own.
+func LintRelease(ctx context.Context, store Store, a *App, src *Source) (warnings []string, err error) {
+	return lintRelease(ctx, store, a, src)
+}
+
+// RunCommands runs "<service> <function> [args]" entries ("|"-separated)
+// of the release's abra.sh in the app's containers, as POST_DEPLOY_CMDS are.
+func (d *Deployer) RunCommands(ctx context.Context, a *App, version, key, value string) error {
+	src, err := d.Store.CheckoutApp(ctx, a, version, false)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return d.postCommands(ctx, a, src, key, value)
+}
+
 // lintRelease refuses a release that fails a critical rule of the original
 // abra; failures of this abra's own critical rules are returned as warnings.
 func lintRelease(ctx context.Context, store Store, a *App, src *Source) (warnings []string, err error) {

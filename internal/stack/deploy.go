@@ -92,7 +92,7 @@ func Apply(ctx context.Context, c swarm.Cluster, spec *Spec, opts DeployOptions,
 	if err := checkExternalNetworks(ctx, c, spec.ExternalNetworks); err != nil {
 		return nil, err
 	}
-	if err := checkExternalSecrets(ctx, c, spec.cfg); err != nil {
+	if err := CheckExternalSecrets(ctx, c, spec.cfg); err != nil {
 		return nil, err
 	}
 	if err := createNetworks(ctx, c, spec, notify); err != nil {
@@ -136,9 +136,9 @@ func (e *MissingSecretsError) Error() string {
 	return "secrets missing on the server: " + strings.Join(e.Names, ", ")
 }
 
-// checkExternalSecrets fails before anything is created when an external
+// CheckExternalSecrets fails before anything is created when an external
 // secret is missing, so a deploy never stops half-way for that reason.
-func checkExternalSecrets(ctx context.Context, c swarm.Cluster, cfg *composetypes.Config) error {
+func CheckExternalSecrets(ctx context.Context, c swarm.Cluster, cfg *composetypes.Config) error {
 	var names []string
 	for key, s := range cfg.Secrets {
 		if !s.External.External {

@@ -37,7 +37,7 @@ func Diff(ctx context.Context, c swarm.Cluster, spec *Spec, prune bool) ([]Chang
 	if err := checkExternalNetworks(ctx, c, spec.ExternalNetworks); err != nil {
 		return nil, err
 	}
-	if err := checkExternalSecrets(ctx, c, spec.cfg); err != nil {
+	if err := CheckExternalSecrets(ctx, c, spec.cfg); err != nil {
 		return nil, err
 	}
 	var changes []Change

@@ -9,9 +9,6 @@ import (
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/backup"
 	"coopcloud.tech/abra/internal/cli/command"
-	"coopcloud.tech/abra/internal/hint"
-	"coopcloud.tech/abra/internal/step"
-	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/ui"
 )
 
@@ -67,35 +64,5 @@ func runBackupCreate(ctx context.Context, o *backupCreateOptions) error {
 	}
 	fmt.Fprintf(o.f.IO.Err, "%s: snapshot %s of %s: %d files, %s\n", a.Domain, backup.ShortID(res.SnapshotID), joinOrDash(res.Services), res.Files, humanBytes(res.Bytes))
 	fmt.Fprintln(o.f.IO.Out, res.SnapshotID)
-	return nil
-}
-
-// preUpgradeBackup backs the app up as the "back up" step before an upgrade
-// from version current; a failure stops the upgrade before anything changed.
-func preUpgradeBackup(ctx context.Context, f *command.Factory, c swarm.Cluster, a *app.App, current string, obs step.Observer) error {
-	p := newBackupProgress(f, false)
-	p.indent = "  "
-	b := &app.Backups{Cluster: c, Observer: p}
-	var snapshot string
-	err := step.Run(ctx, obs, step.Step{Name: "back up", Run: func(ctx context.Context) error {
-		res, err := b.Create(ctx, a, app.CreateBackupOptions{Tags: app.PreUpgradeTags(current)})
-		p.done()
-		if err != nil {
-			return err
-		}
-		obs.Note("back up", fmt.Sprintf("snapshot %s: %d files, %s", backup.ShortID(res.SnapshotID), res.Files, humanBytes(res.Bytes)))
-		snapshot = res.SnapshotID
-		return nil
-	}}, step.Step{Name: "verify backup", Run: func(ctx context.Context) error {
-		// Restored to scratch space and compared with its manifest: an
-		// upgrade only goes ahead with a backup that is known to restore.
-		_, err := b.Verify(ctx, a, snapshot)
-		p.done()
-		return err
-	}})
-	if err != nil {
-		return hint.With(fmt.Errorf("upgrade %s stopped before any change: %w", a.Domain, err),
-			"fix the backup (try 'abra app backup create "+a.Domain+"'), or pass --no-backup to upgrade without one")
-	}
 	return nil
 }

@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/ui"
+	"coopcloud.tech/abra/internal/update"
+	"coopcloud.tech/abra/internal/update/policy"
 )
 
 type upgradeOptions struct {
@@ -189,10 +193,8 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 	opts := o.opts
 	opts.Version, opts.Force, opts.Upgrade = target.Tag, true, o.dir == app.Up
 	obs := &ui.Steps{W: w, Color: o.f.IO.Color()}
-	if backupFirst && !opts.DryRun {
-		if err := preUpgradeBackup(ctx, o.f, c, a, current, obs); err != nil {
-			return err
-		}
+	if o.dir == app.Up && !opts.DryRun {
+		return upgradeOnPipeline(ctx, o, c, a, current, target.Tag, obs)
 	}
 	d := &app.Deployer{Store: o.f.Store(), Cluster: c, Observer: obs}
 	res, err := d.Deploy(ctx, a, opts)
@@ -206,5 +208,44 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 	if o.dir == app.Down {
 		offerPreUpgradeRestore(ctx, o.f, c, a, target.Tag)
 	}
+	return nil
+}
+
+// upgradeOnPipeline runs a person's upgrade on the update pipeline: lock,
+// verified backup, deploy, verify (the app's AUTO_UPDATE_VERIFY window, probe
+// and check, when set), or roll back with the data and quarantine.
+func upgradeOnPipeline(ctx context.Context, o *upgradeOptions, c swarm.Cluster, a *app.App, from, to string, obs *ui.Steps) error {
+	w := o.f.IO.Err
+	pol, err := policy.Parse(a.Env.Get, func(key string) string { return a.Path })
+	if err != nil {
+		return err
+	}
+	if _, set := a.Env.Get(policy.KeyVerify); !set {
+		pol.Verify = time.Millisecond // a person watches: converged is enough unless the app asks for a window
+	}
+	records := update.Records{Cluster: c}
+	if qs, err := records.Quarantined(ctx, a.StackName()); err == nil {
+		for _, q := range qs {
+			if q.Version == to {
+				fmt.Fprintf(w, "warning: %s is quarantined on %s since %s: %s\n", to, a.Domain, q.Since.Local().Format(time.DateTime), q.Reason)
+			}
+		}
+	}
+	p := newBackupProgress(o.f, false)
+	p.indent = "  "
+	r := &update.Runner{Store: o.f.Store(), Cluster: c, Observer: obs, Backup: p, Actor: app.Holder(), Trigger: "cli",
+		Server: a.Server, NoBackup: o.noBackup, Deploy: o.opts, LockWait: 10 * time.Minute}
+	if o.opts.NoConvergeChecks {
+		pol.Verify, pol.Probe, pol.Check = time.Millisecond, "", ""
+	}
+	_, err = r.Run(ctx, update.Job{App: a, From: from, To: to, Policy: pol})
+	p.done()
+	if err != nil {
+		return err
+	}
+	if cleared, _ := records.Clear(ctx, a.StackName(), to); len(cleared) > 0 {
+		fmt.Fprintf(w, "%s: %s is no longer quarantined\n", a.Domain, to)
+	}
+	fmt.Fprintf(w, "%s: upgrade to %s done\n", a.Domain, to)
 	return nil
 }
