@@ -165,12 +165,20 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 					return err
 				}
 			}
-			if o.Force || o.Chaos || o.DryRun {
+			if o.Chaos || (o.Force && o.Version != "") {
 				return nil
 			}
 			deployed, err := DeployedState(ctx, d.Cluster, a.StackName())
 			if err != nil {
 				return err
+			}
+			if !o.Force && o.Version == "" && !o.IgnoreEnvVersion {
+				if err := d.checkDowngrade(ctx, a, deployed, src.Version); err != nil {
+					return err
+				}
+			}
+			if o.Force || o.DryRun {
+				return nil
 			}
 			if deployed.Deployed && !deployed.Chaos && deployed.Version == src.Version {
 				return hint.With(fmt.Errorf("%w: %s runs %s %s", ErrAlreadyDeployed, a.Domain, a.Recipe(), src.Version),
@@ -250,6 +258,29 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 		d.unlock = nil
 	}
 	return res, err
+}
+
+// ErrDowngrade is returned when the env file pins an older release than the
+// one the server runs (someone, e.g. the update agent, upgraded it since).
+var ErrDowngrade = errors.New("the env file pins an older version than the server runs")
+
+// checkDowngrade refuses to deploy the pinned release when the server runs a
+// newer one: no silent downgrades of what the update agent installed.
+func (d *Deployer) checkDowngrade(ctx context.Context, a *App, deployed Deployed, pinned string) error {
+	if !deployed.Deployed || deployed.Chaos || deployed.Version == "" {
+		return nil
+	}
+	running, err1 := recipe.ParseVersion(deployed.Version)
+	want, err2 := recipe.ParseVersion(pinned)
+	if err1 != nil || err2 != nil || running.Compare(want) <= 0 {
+		return nil
+	}
+	who := ""
+	if rec, ok, err := LoadEnvRecord(ctx, d.Cluster, a.StackName()); err == nil && ok {
+		who = fmt.Sprintf(" (deployed by %s at %s)", rec.DeployedBy, rec.DeployedAt.Local().Format(time.DateTime))
+	}
+	return hint.With(fmt.Errorf("%w: %s runs %s%s, %s pins %s; deploying would downgrade it", ErrDowngrade, a.Domain, deployed.Version, who, a.Path, pinned),
+		fmt.Sprintf("record the running version in the env file with 'abra app sync %s', or deploy %s anyway with --force", a.Domain, pinned))
 }
 
 // lockStep takes the app's lock for the rest of the deploy; Deploy releases it.

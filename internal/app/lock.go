@@ -101,3 +101,14 @@ func releaseLock(c swarm.Cluster, name string) {
 		_ = c.RemoveConfig(ctx, o.ID)
 	}
 }
+
+// BreakLock releases the app's lock if holder holds it: an update agent that
+// was killed finds its own lock on its next start. Another holder's lock is
+// left alone (found reports whether holder held it).
+func BreakLock(ctx context.Context, c swarm.Cluster, stack, holder string) (found bool, err error) {
+	o, ok, err := lockHolder(ctx, c, lockName(stack))
+	if err != nil || !ok || o.Labels[lockHolderLabel] != holder {
+		return false, err
+	}
+	return true, c.RemoveConfig(ctx, o.ID)
+}

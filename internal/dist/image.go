@@ -42,7 +42,7 @@ type imageSpec struct {
 }
 
 // images are the images of the services this repository ships.
-var images = []imageSpec{backupbot}
+var images = []imageSpec{backupbot, agentImage}
 
 // ImageNames lists the images a release builds.
 func ImageNames() []string {
@@ -103,6 +103,38 @@ var backupbot = imageSpec{
 			Env: []string{"PATH=/usr/bin", "HOME=/root", "TMPDIR=/tmp",
 				"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"},
 			Labels: map[string]string{"tech.coopcloud.abra.backupbot.restic": strings.TrimPrefix(restic, "v")},
+		}, nil
+	},
+}
+
+// agentImage is the update agent (recipes/abra-agent): abra-agent, and
+// /usr/bin/kadabra, the same binary, for kadabra's cron lines. Recipes are
+// cloned with go-git (in process, also from local paths), so no git binary.
+var agentImage = imageSpec{
+	Name:        "abra-agent",
+	Description: "Automatic updates of Co-op Cloud apps that never leave an app broken",
+	files: func(ctx context.Context, o *Options, p Platform) ([]File, error) {
+		bin, err := o.goBuild(ctx, p, "./cmd/abra-agent", "-s -w -X main.version="+o.Version)
+		if err != nil {
+			return nil, err
+		}
+		return []File{
+			{Name: "abra-agent", Mode: 0o755, Data: bin},
+			{Name: "usr/bin/kadabra", Mode: 0o777, Link: "/abra-agent"},
+			{Name: "etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Data: caBundle()},
+			{Name: "etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/nonexistent\n")},
+			{Name: "etc/group", Mode: 0o644, Data: []byte("root:x:0:\n")},
+			{Name: "tmp", Mode: 0o1777, Dir: true},
+			{Name: "root", Mode: 0o700, Dir: true},
+			{Name: "data", Mode: 0o700, Dir: true},
+		}, nil
+	},
+	config: func(o *Options) (v1.Config, error) {
+		return v1.Config{
+			Entrypoint: []string{"/abra-agent"},
+			Cmd:        []string{"serve"},
+			Env: []string{"PATH=/usr/bin:/", "HOME=/root", "TMPDIR=/tmp",
+				"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"},
 		}, nil
 	},
 }

@@ -438,3 +438,51 @@ func (e *RolledBackError) Error() string {
 }
 
 func (e *RolledBackError) Unwrap() error { return e.Err }
+
+// Resume finishes an operation that was interrupted (its process was killed):
+// before the deploy nothing changed and it is abandoned; during the deploy or
+// the verification, the version that runs is verified again and kept, or
+// rolled back with the data; a rollback is done again.
+func (r *Runner) Resume(ctx context.Context, rec Record, j Job) (Record, error) {
+	a := j.App
+	if _, err := app.BreakLock(ctx, r.Cluster, rec.Stack, rec.Holder); err != nil {
+		return rec, err
+	}
+	rec.Holder = r.Actor + " op " + rec.ID
+	unlock, err := app.Lock(ctx, r.Cluster, rec.Stack, rec.Holder, r.LockWait, nil)
+	if err != nil {
+		return rec, err
+	}
+	defer unlock()
+	r.note("resume", "operation %s (%s → %s) was interrupted while %s", rec.ID, rec.From, rec.To, rec.State)
+	switch rec.State {
+	case Planned, BackingUp:
+		rec.State, rec.Error = Abandoned, "interrupted before the deploy; nothing was changed"
+		return rec, r.records().Save(ctx, &rec)
+	case RollingBack:
+		return r.rollback(ctx, j, &rec, errors.New(cmpOr(rec.Error, "interrupted")))
+	}
+	st, err := app.DeployedState(ctx, r.Cluster, a.StackName())
+	if err != nil {
+		return rec, err
+	}
+	if st.Version != j.To {
+		return r.rollback(ctx, j, &rec, fmt.Errorf("interrupted during the deploy of %s", j.To))
+	}
+	// The new version's spec is in place: wait for it and verify it again.
+	err = r.deploy(ctx, a, j.To)
+	if err == nil {
+		rec.State = Verifying
+		_ = r.records().Save(ctx, &rec)
+		err = r.verify(ctx, a, j.To, j.Policy)
+	}
+	if err != nil {
+		return r.rollback(ctx, j, &rec, err)
+	}
+	rec.State, rec.Step, rec.Error = Succeeded, "", ""
+	if err := r.records().Save(ctx, &rec); err != nil {
+		return rec, err
+	}
+	r.Event(ctx, notify.Succeeded, a, j.From, j.To, nil, &rec, fmt.Sprintf("%s runs %s (was %s; finished after an interruption)", a.Domain, j.To, j.From))
+	return rec, nil
+}

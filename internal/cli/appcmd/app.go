@@ -43,6 +43,9 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newBackupCmd(f),
 		newRestoreCmd(f, nil),
 		newMoveCmd(f, nil),
+		newSyncCmd(f),
+		newHistoryCmd(f),
+		newQuarantineCmd(f),
 	)
 	return cmd
 }

@@ -1,0 +1,363 @@
+// Package agent is the server-side update agent: on a schedule, and through
+// its kadabra-compatible commands, it plans and runs updates of the apps on
+// its own swarm with the same pipeline as `abra app upgrade` (internal/update).
+// It redeploys exactly what the operator deployed: the env record that every
+// deploy keeps on the server (app.EnvRecord), never the containers' environment.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/cli/cli/compose/convert"
+
+	"coopcloud.tech/abra/internal/app"
+	"coopcloud.tech/abra/internal/guard"
+	"coopcloud.tech/abra/internal/notify"
+	"coopcloud.tech/abra/internal/recipe"
+	"coopcloud.tech/abra/internal/step"
+	"coopcloud.tech/abra/internal/swarm"
+	"coopcloud.tech/abra/internal/update"
+	"coopcloud.tech/abra/internal/update/policy"
+)
+
+// Agent plans and runs updates on one swarm.
+type Agent struct {
+	Cluster  swarm.Cluster
+	Dir      string // its own ABRA_DIR: recipe clones and the env files it rebuilds from env records
+	Server   string // the server's name as operators call it (messages, events)
+	Actor    string // e.g. abra-agent@node1
+	Notifier *notify.Sender
+	Log      io.Writer
+	Now      func() time.Time
+}
+
+// Options select what a pass does.
+type Options struct {
+	Trigger string // agent (schedule), kadabra
+	Stack   string // one app's stack ("" = every app)
+	Recipe  string // with Stack: kadabra's recipe argument, checked against the app
+	// Explicit: an operator named the app (kadabra upgrade <stack> <recipe>): the opt-in gate does not apply.
+	Explicit bool
+	Major    bool // allow major updates (kadabra --major), within each app's policy
+	Chaos    bool // chaos deploys may be upgraded to a release (kadabra --chaos)
+	DryRun   bool // plan and report, change nothing (kadabra notify)
+}
+
+// Report is one app's outcome in a pass.
+type Report struct {
+	App     string         `json:"app"`
+	Stack   string         `json:"stack"`
+	Recipe  string         `json:"recipe"`
+	Current string         `json:"current"`
+	Target  string         `json:"target,omitempty"`
+	Result  string         `json:"result"` // up-to-date, available, held, succeeded, rolled-back, failed, error
+	Gate    *update.Gate   `json:"gate,omitempty"`
+	Record  *update.Record `json:"record,omitempty"`
+	Error   string         `json:"error,omitempty"`
+}
+
+func (g *Agent) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+func (g *Agent) logf(format string, args ...any) {
+	if g.Log != nil {
+		fmt.Fprintf(g.Log, "%s %s\n", g.now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+	}
+}
+
+// deployedApp is an app as the cluster shows it.
+type deployedApp struct {
+	stack  string
+	state  app.Deployed
+	labels map[string]string
+}
+
+func (g *Agent) deployed(ctx context.Context) ([]deployedApp, error) {
+	services, err := g.Cluster.Services(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	byStack := map[string]map[string]string{}
+	var stacks []string
+	for _, svc := range services {
+		st := svc.Spec.Labels[swarm.StackLabel]
+		if st == "" || convert.NewNamespace(st).Descope(svc.Spec.Name) != "app" {
+			continue
+		}
+		if _, ok := svc.Spec.Labels["coop-cloud."+st+".recipe"]; !ok {
+			continue
+		}
+		byStack[st] = svc.Spec.Labels
+		stacks = append(stacks, st)
+	}
+	slices.Sort(stacks)
+	var out []deployedApp
+	for _, st := range stacks {
+		state, err := app.DeployedState(ctx, g.Cluster, st)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, deployedApp{stack: st, state: state, labels: byStack[st]})
+	}
+	return out, nil
+}
+
+// Pass plans every selected app and, unless DryRun, runs the ready updates
+// one app at a time.
+func (g *Agent) Pass(ctx context.Context, o Options) ([]Report, error) {
+	apps, err := g.deployed(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list apps on %s: %w", g.Server, err)
+	}
+	var reports []Report
+	found := false
+	for _, d := range apps {
+		if o.Stack != "" && d.stack != o.Stack {
+			continue
+		}
+		found = true
+		rep := g.one(ctx, d, o)
+		g.logf("%s %s: %s%s", rep.App, rep.Current, rep.Result, detail(rep))
+		reports = append(reports, rep)
+	}
+	if o.Stack != "" && !found {
+		return reports, fmt.Errorf("no deployed app with stack %s on %s", o.Stack, g.Server)
+	}
+	return reports, nil
+}
+
+func detail(r Report) string {
+	switch {
+	case r.Gate != nil:
+		return fmt.Sprintf(" → %s (%s: %s)", r.Target, r.Gate.Code, r.Gate.Reason)
+	case r.Error != "":
+		return " → " + r.Target + ": " + r.Error
+	case r.Target != "":
+		return " → " + r.Target
+	}
+	return ""
+}
+
+func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
+	rep := Report{Stack: d.stack, App: d.stack, Recipe: d.state.Recipe, Current: d.state.Version}
+	fail := func(err error) Report { rep.Result, rep.Error = "error", err.Error(); return rep }
+	hold := func(gt update.Gate, target string) Report {
+		rep.Result, rep.Gate, rep.Target = "held", &gt, target
+		return rep
+	}
+	if o.Recipe != "" && o.Recipe != d.state.Recipe {
+		return fail(fmt.Errorf("%s runs recipe %s, not %s", d.stack, d.state.Recipe, o.Recipe))
+	}
+	pol, err := policy.FromLabels(d.stack, d.labels)
+	if err != nil {
+		return hold(update.Gate{Code: update.GateBadPolicy, Reason: err.Error()}, "")
+	}
+	rec, ok, err := app.LoadEnvRecord(ctx, g.Cluster, d.stack)
+	if err != nil {
+		return fail(err)
+	}
+	if !ok {
+		return hold(update.Gate{Code: update.GateNoRecord, Reason: d.stack + " was deployed by an abra that keeps no env record on the server; deploy it once with this abra"}, "")
+	}
+	rep.App = rec.Domain
+	a, repo, err := g.materialise(ctx, rec)
+	if err != nil {
+		return fail(err)
+	}
+	current := d.state.Version
+	if d.state.Chaos || current == "" {
+		current = a.PinnedVersion()
+		rep.Current = current
+	}
+	if current == "" {
+		return hold(update.Gate{Code: update.GateChaos, Reason: rec.Domain + " runs a chaos deploy without a pinned release"}, "")
+	}
+	rels, err := repo.Versions()
+	if err != nil {
+		return fail(err)
+	}
+	records := update.Records{Cluster: g.Cluster}
+	qs, err := records.Quarantined(ctx, d.stack)
+	if err != nil {
+		return fail(err)
+	}
+	mode := update.Mode{Automatic: true, Cap: policy.Minor, Chaos: o.Chaos, Now: g.now()}
+	if o.Major {
+		mode.Cap = policy.Major
+	}
+	if o.Explicit {
+		pol.Enabled = true // named by an operator: opted in for this run
+		if pol.Class == policy.Notify {
+			pol.Class = policy.Major
+		}
+	}
+	plan, err := update.MakePlan(update.Input{App: rec.Domain, Current: current, Chaos: d.state.Chaos, Policy: pol, Releases: rels,
+		Quarantined: update.Versions(qs), Notes: func(r recipe.Release) string {
+			b, _ := repo.FileAt(r.Commit, "release/"+r.Tag)
+			return string(b)
+		}}, mode)
+	if err != nil {
+		return fail(err)
+	}
+	if len(plan.Candidates) == 0 {
+		rep.Result = "up-to-date"
+		return rep
+	}
+	runner := &update.Runner{Store: app.Store{Root: g.Dir}, Cluster: g.Cluster, Observer: &logObserver{g: g, app: rec.Domain},
+		Notifier: g.Notifier, Actor: g.Actor, Trigger: o.Trigger, Server: g.Server, RequireBackup: true,
+		Deploy: app.DeployOptions{NoDomainChecks: true}}
+	newest := plan.Candidates[len(plan.Candidates)-1].Version
+	if gt, blocked := plan.Blocked(); blocked && (plan.Target == nil || gt.Code == update.GateNotOptedIn) {
+		if gt.Code != update.GateNotOptedIn {
+			runner.Event(ctx, notify.Held, a, current, newest, &gt, nil, gt.Reason)
+		}
+		return hold(gt, newest)
+	}
+	target := plan.Target.Version
+	rep.Target = target
+	if gt, blocked := plan.Blocked(); blocked || o.DryRun {
+		if blocked {
+			runner.Event(ctx, notify.Held, a, current, target, &gt, nil, gt.Reason)
+			return hold(gt, target)
+		}
+		rep.Result = "available"
+		runner.Event(ctx, notify.Available, a, current, target, nil, nil, fmt.Sprintf("%s can be updated from %s to %s", rec.Domain, current, target))
+		return rep
+	}
+	if gates := runner.Preflight(ctx, a, target); len(gates) > 0 {
+		runner.Event(ctx, notify.Held, a, current, target, &gates[0], nil, gates[0].Reason)
+		return hold(gates[0], target)
+	}
+	out, err := runner.Run(ctx, update.Job{App: a, From: current, To: target, Policy: pol})
+	rep.Record = &out
+	var h *update.Held
+	switch {
+	case errors.As(err, &h):
+		rep.Result, rep.Gate = "held", &h.Gate
+	case err != nil:
+		rep.Result, rep.Error = string(out.State), err.Error()
+	default:
+		rep.Result = "succeeded"
+	}
+	return rep
+}
+
+// materialise writes the env file of an env record into the agent's own
+// ABRA_DIR and brings its recipe clone up to date. The record comes from the
+// cluster, so its names pass the same checks as an operator's input.
+func (g *Agent) materialise(ctx context.Context, rec app.EnvRecord) (*app.App, *recipe.Repo, error) {
+	for _, check := range []error{guard.Domain(rec.Domain), guard.ServerName(rec.Server), guard.RecipeName(rec.Recipe)} {
+		if check != nil {
+			return nil, nil, fmt.Errorf("env record: %w", check)
+		}
+	}
+	store := app.Store{Root: g.Dir}
+	dir := filepath.Join(g.Dir, "servers", rec.Server)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	path := filepath.Join(dir, rec.Domain+".env")
+	if err := os.WriteFile(path+".tmp", []byte(rec.Env), 0o600); err != nil {
+		return nil, nil, err
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return nil, nil, err
+	}
+	a, err := store.Get(rec.Domain)
+	if err != nil {
+		return nil, nil, err
+	}
+	repo, err := store.OpenRecipe(rec.Recipe)
+	if err == nil {
+		if ferr := repo.Fetch(ctx); ferr != nil {
+			g.logf("%s: warning: %v (planning with the releases already fetched)", rec.Domain, ferr)
+		}
+		return a, repo, nil
+	}
+	if rec.Remote == "" {
+		return nil, nil, fmt.Errorf("%s: the env record names no recipe remote to fetch %s from", rec.Domain, rec.Recipe)
+	}
+	repo, err = store.CloneRecipe(ctx, rec.Recipe, rec.Remote)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, repo, nil
+}
+
+// logObserver writes the pipeline's steps to the agent's log.
+type logObserver struct {
+	g   *Agent
+	app string
+}
+
+func (o *logObserver) Started(s string) {}
+func (o *logObserver) Finished(s string, err error, d time.Duration) {
+	if err != nil {
+		o.g.logf("%s: %s failed after %s: %v", o.app, s, d.Round(time.Second), err)
+		return
+	}
+	o.g.logf("%s: %s done (%s)", o.app, s, d.Round(time.Millisecond))
+}
+func (o *logObserver) Note(s, msg string) {
+	o.g.logf("%s: %s: %s", o.app, s, strings.ReplaceAll(msg, "\n", " "))
+}
+
+var _ step.Observer = (*logObserver)(nil)
+
+// Resume finishes the agent's interrupted operations (see update.Runner.Resume).
+func (g *Agent) Resume(ctx context.Context) ([]Report, error) {
+	recs, err := update.Records{Cluster: g.Cluster}.Unfinished(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var reports []Report
+	for _, rec := range recs {
+		if rec.Trigger != "agent" && rec.Trigger != "kadabra" {
+			continue // a person's abra was interrupted: 'abra app history' shows it
+		}
+		rep := Report{App: rec.App, Stack: rec.Stack, Recipe: rec.Recipe, Current: rec.From, Target: rec.To}
+		env, ok, err := app.LoadEnvRecord(ctx, g.Cluster, rec.Stack)
+		if err == nil && !ok {
+			err = fmt.Errorf("no env record for %s", rec.Stack)
+		}
+		var a *app.App
+		if err == nil {
+			a, _, err = g.materialise(ctx, env)
+		}
+		if err != nil {
+			rep.Result, rep.Error = "error", err.Error()
+			reports = append(reports, rep)
+			continue
+		}
+		services, _ := g.Cluster.Services(ctx, rec.Stack)
+		pol := policy.Policy{Verify: policy.DefaultVerify}
+		for _, s := range services {
+			if p, perr := policy.FromLabels(rec.Stack, s.Spec.Labels); perr == nil && s.Spec.Labels["coop-cloud."+rec.Stack+".recipe"] != "" {
+				pol = p
+			}
+		}
+		runner := &update.Runner{Store: app.Store{Root: g.Dir}, Cluster: g.Cluster, Observer: &logObserver{g: g, app: rec.App},
+			Notifier: g.Notifier, Actor: g.Actor, Trigger: rec.Trigger, Server: g.Server, RequireBackup: true,
+			Deploy: app.DeployOptions{NoDomainChecks: true}}
+		out, err := runner.Resume(ctx, rec, update.Job{App: a, From: rec.From, To: rec.To, Policy: pol})
+		rep.Record, rep.Result = &out, string(out.State)
+		if err != nil {
+			rep.Error = err.Error()
+		}
+		g.logf("%s: resumed operation %s: %s %s", rec.App, rec.ID, out.State, rep.Error)
+		reports = append(reports, rep)
+	}
+	return reports, nil
+}
