@@ -184,15 +184,6 @@ func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
 	if current == "" {
 		return hold(update.Gate{Code: update.GateChaos, Reason: rec.Domain + " runs a chaos deploy without a pinned release"}, "")
 	}
-	rels, err := repo.Versions()
-	if err != nil {
-		return fail(err)
-	}
-	records := update.Records{Cluster: g.Cluster}
-	qs, err := records.Quarantined(ctx, d.stack)
-	if err != nil {
-		return fail(err)
-	}
 	mode := update.Mode{Automatic: true, Cap: policy.Minor, Chaos: o.Chaos, Now: g.now()}
 	if o.Major {
 		mode.Cap = policy.Major
@@ -203,11 +194,7 @@ func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
 			pol.Class = policy.Major
 		}
 	}
-	plan, err := update.MakePlan(update.Input{App: rec.Domain, Current: current, Chaos: d.state.Chaos, Policy: pol, Releases: rels,
-		Quarantined: update.Versions(qs), Notes: func(r recipe.Release) string {
-			b, _ := repo.FileAt(r.Commit, "release/"+r.Tag)
-			return string(b)
-		}}, mode)
+	plan, err := update.PlanFor(ctx, g.Cluster, repo, rec.Domain, d.stack, current, d.state.Chaos, pol, mode)
 	if err != nil {
 		return fail(err)
 	}

@@ -1,6 +1,7 @@
 package update
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"coopcloud.tech/abra/internal/recipe"
+	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/update/policy"
 )
 
@@ -196,4 +198,22 @@ func MakePlan(in Input, m Mode) (Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// PlanFor plans one deployed app from its recipe clone and the cluster's
+// quarantine list: the planning every front end shares.
+func PlanFor(ctx context.Context, c swarm.Cluster, repo *recipe.Repo, domain, stack, current string, chaos bool, pol policy.Policy, m Mode) (Plan, error) {
+	rels, err := repo.Versions()
+	if err != nil {
+		return Plan{}, err
+	}
+	qs, err := Records{Cluster: c}.Quarantined(ctx, stack)
+	if err != nil {
+		return Plan{}, err
+	}
+	return MakePlan(Input{App: domain, Current: current, Chaos: chaos, Policy: pol, Releases: rels, Quarantined: Versions(qs),
+		Notes: func(r recipe.Release) string {
+			b, _ := repo.FileAt(r.Commit, "release/"+r.Tag)
+			return string(b)
+		}}, m)
 }

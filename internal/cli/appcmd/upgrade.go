@@ -30,6 +30,9 @@ type upgradeOptions struct {
 	notesOnly bool
 	// chaos is accepted for abra compatibility; see the flag's help.
 	chaos bool
+	// all upgrades the fleet (upgrade --all).
+	all   bool
+	fleet fleetOptions
 }
 
 func newUpgradeCmd(f *command.Factory, runF func(context.Context, *upgradeOptions) error) *cobra.Command {
@@ -53,8 +56,17 @@ are shown, a change of the recipe's major version is warned about loudly, and
 you are asked before anything changes (-f or -n: go ahead without asking;
 -r: only print the release notes). If the new
 version does not converge, the previous one is put back.`,
-		Args: command.RangeArgs(1, 2),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.all {
+				return command.NoArgs(cmd, args)
+			}
+			return command.RangeArgs(1, 2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.opts.Offline = f.Offline
+			if o.all {
+				return runUpgradeAll(cmd.Context(), o)
+			}
 			o.domain = args[0]
 			if len(args) == 2 {
 				o.opts.Version = args[1]
@@ -82,6 +94,34 @@ version does not converge, the previous one is put back.`,
 		cmd.Long += "\n\nWhen a service of the app has backups enabled (backupbot.backup=true) and the\nserver has a backup service, a backup tagged pre-upgrade is taken and verified\nfirst; if that fails, nothing changes. Without a backup service it warns and goes on."
 		cmd.Flags().BoolVar(&o.noBackup, "no-backup", false, "do not take a backup first")
 		cmd.Flags().BoolVarP(&o.notesOnly, "releasenotes", "r", false, "only print the release notes (on stdout) and change nothing")
+		cmd.Use = "upgrade <domain> [version] | --all"
+		cmd.Long += `
+
+With --all, every deployed app (of one server with --server) moves to the
+newest release within its policy class (AUTO_UPDATE_POLICY; minor unless
+--major), skipping held (AUTO_UPDATE_HOLD) and quarantined releases and never
+past a release whose notes ask for a manual step ("Manual step: …"). One app
+per server at a time (--per-server), servers in parallel; after --stop-after
+failures no new upgrade starts. Each upgrade is the same pipeline: verified
+backup, deploy, verify, or the previous version and its data put back and the
+release quarantined.
+
+Update policy keys in an app's env file (checked at deploy, mirrored to labels
+for the update agent, recipes/abra-agent):
+  ENABLE_AUTO_UPDATE=true          the agent may update this app
+  AUTO_UPDATE_POLICY=minor         patch, minor, major or notify (report only)
+  AUTO_UPDATE_WINDOW="Mon-Fri 02:00-05:00 Europe/Berlin"   when the agent may
+  AUTO_UPDATE_MIN_AGE=3d           wait until a release is this old
+  AUTO_UPDATE_HOLD=1.4.0+2.0.0     releases never installed automatically
+  AUTO_UPDATE_VERIFY=2m            no task may fail or restart this long after
+  AUTO_UPDATE_PROBE=https://${DOMAIN}/health   must answer 2xx/3xx
+  AUTO_UPDATE_CHECK="app healthcheck"          abra.sh function that must exit 0`
+		cmd.Flags().BoolVarP(&o.all, "all", "a", false, "upgrade every deployed app within its policy")
+		cmd.Flags().StringVarP(&o.fleet.server, "server", "s", "", "with --all: only this server's apps")
+		cmd.Flags().BoolVar(&o.fleet.major, "major", false, "with --all: allow major upgrades (within each app's policy class)")
+		cmd.Flags().IntVar(&o.fleet.perServer, "per-server", 1, "with --all: apps upgraded at once per server")
+		cmd.Flags().IntVar(&o.fleet.stopAfter, "stop-after", 1, "with --all: start no new upgrade after this many failures")
+		command.AddJSONFlag(cmd, &o.fleet.json)
 	} else {
 		cmd.Long += "\n\nAfterwards abra offers to restore the backup taken before the last upgrade\n(with -n it prints the command instead)."
 	}
