@@ -19,6 +19,8 @@ import (
 	"time"
 	_ "time/tzdata" // maintenance windows name zones; the image has no zoneinfo
 
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	"github.com/go-git/go-git/v5/plumbing/transport/server"
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
@@ -28,6 +30,12 @@ import (
 )
 
 var version = "dev"
+
+func init() {
+	// The image has no git: recipes at local paths (compose.local-remotes.yml)
+	// are read by go-git's own server in process instead of git-upload-pack.
+	client.InstallProtocol("file", server.DefaultServer)
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

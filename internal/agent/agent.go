@@ -164,6 +164,9 @@ func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
 	if err != nil {
 		return hold(update.Gate{Code: update.GateBadPolicy, Reason: err.Error()}, "")
 	}
+	if !pol.Enabled && !o.Explicit && !o.DryRun {
+		return hold(update.Gate{Code: update.GateNotOptedIn, Reason: d.stack + " is not opted in (" + policy.KeyEnable + "=true in its env file turns automatic updates on)"}, "")
+	}
 	rec, ok, err := app.LoadEnvRecord(ctx, g.Cluster, d.stack)
 	if err != nil {
 		return fail(err)
