@@ -147,6 +147,26 @@ func TestSnapshotRelease(t *testing.T) {
 		}
 	})
 
+	t.Run("the update agent's image is released beside it", func(t *testing.T) {
+		i := slices.IndexFunc(b.images, func(i dist.Image) bool { return i.Name == "abra-agent" })
+		if i < 0 {
+			t.Fatalf("images.json has no abra-agent: %+v", b.images)
+		}
+		ref, err := name.ParseReference(b.images[i].Ref)
+		if err != nil || b.images[i].Ref != registry+"/abra/abra-agent:"+b.version {
+			t.Fatalf("agent image pushed as %q (%v)", b.images[i].Ref, err)
+		}
+		img, err := remote.Image(ref, remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "arm64"}))
+		if err != nil {
+			t.Fatalf("pull %s: %v", ref, err)
+		}
+		files := imageFiles(t, img)
+		checkBinary(t, "abra-agent", files["abra-agent"].data, "linux", "arm64")
+		if k := files["usr/bin/kadabra"]; k.link != "/abra-agent" {
+			t.Errorf("usr/bin/kadabra → %q, want the link to /abra-agent (kadabra's entry point)", k.link)
+		}
+	})
+
 	t.Run("the registry has a multi-arch index with annotations", func(t *testing.T) {
 		ref, err := name.ParseReference(bot.Ref)
 		if err != nil {

@@ -305,7 +305,8 @@ func WatchStable(ctx context.Context, c swarm.Cluster, stackName string, d time.
 			running[t.ID] = true
 		}
 	}
-	deadline := time.Now().Add(d)
+	began := time.Now()
+	deadline := began.Add(d)
 	for {
 		tasks, err := c.Tasks(ctx, stackName)
 		if err != nil {
@@ -315,7 +316,7 @@ func WatchStable(ctx context.Context, c swarm.Cluster, stackName string, d time.
 			if running[t.ID] && t.Status.State != mobyswarm.TaskStateRunning {
 				return fmt.Errorf("task %s.%d stopped (%s) within the verify window: %s", t.ServiceID, t.Slot, t.Status.State, cmpOr(t.Status.Err, t.Status.Message))
 			}
-			if !running[t.ID] && t.DesiredState == mobyswarm.TaskStateRunning && t.Status.State != mobyswarm.TaskStateRunning && t.Status.State != mobyswarm.TaskStateShutdown {
+			if !running[t.ID] && t.CreatedAt.After(began) && t.Status.State != mobyswarm.TaskStateShutdown {
 				return fmt.Errorf("a task was restarted within the verify window (%s: %s)", t.Status.State, cmpOr(t.Status.Err, t.Status.Message))
 			}
 		}

@@ -92,6 +92,13 @@ func task(id string, desired, state mobyswarm.TaskState) mobyswarm.Task {
 		Status: mobyswarm.TaskStatus{State: state, Err: "exit " + id}}
 }
 
+// newTask is a task created after the watch began (a restart or replacement).
+func newTask(id string, desired, state mobyswarm.TaskState) mobyswarm.Task {
+	t := task(id, desired, state)
+	t.CreatedAt = time.Now().Add(time.Hour)
+	return t
+}
+
 func TestWatchStable(t *testing.T) {
 	running := mobyswarm.TaskStateRunning
 	shutdown := mobyswarm.TaskStateShutdown
@@ -107,10 +114,12 @@ func TestWatchStable(t *testing.T) {
 			"task svc1.1 stopped (failed) within the verify window: exit t2"},
 		{"a running task completes", [][]mobyswarm.Task{{t1}, {task("t1", shutdown, mobyswarm.TaskStateComplete)}},
 			"stopped (complete)"},
-		{"a task is restarted", [][]mobyswarm.Task{{t1}, {t1, task("t3", running, mobyswarm.TaskStatePreparing)}},
+		{"a task is restarted", [][]mobyswarm.Task{{t1}, {t1, newTask("t3", running, mobyswarm.TaskStatePreparing)}},
 			"a task was restarted within the verify window (preparing: exit t3)"},
-		{"a task is rejected", [][]mobyswarm.Task{{t1}, {t1, task("t3", running, mobyswarm.TaskStateRejected)}},
+		{"a task is rejected", [][]mobyswarm.Task{{t1}, {t1, newTask("t3", running, mobyswarm.TaskStateRejected)}},
 			"restarted"},
+		{"a task that was starting before the watch does not count as a restart",
+			[][]mobyswarm.Task{{t1}, {t1, task("t4", running, mobyswarm.TaskStatePreparing)}}, ""},
 		{"tasks that were down before the watch do not count",
 			[][]mobyswarm.Task{{t1, task("old", shutdown, mobyswarm.TaskStateFailed)}, {t1, task("old", shutdown, mobyswarm.TaskStateFailed)}}, ""},
 	}

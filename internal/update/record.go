@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	mobyswarm "github.com/moby/moby/api/types/swarm"
 
@@ -86,12 +87,9 @@ func NewID(now time.Time) string {
 // one is removed: a crash in between leaves two, and the newer wins).
 func (r Records) Save(ctx context.Context, rec *Record) error {
 	rec.Seq++
-	if rec.Updated.IsZero() || rec.Started.IsZero() {
-		now := time.Now().UTC()
-		if rec.Started.IsZero() {
-			rec.Started = now
-		}
-		rec.Updated = now
+	rec.Updated = time.Now().UTC()
+	if rec.Started.IsZero() {
+		rec.Started = rec.Updated
 	}
 	data, err := json.Marshal(rec)
 	if err != nil {
@@ -128,9 +126,7 @@ func (rec Record) labels() map[string]string {
 		"updated": rec.Updated.UTC().Format(time.RFC3339), "seq": strconv.Itoa(rec.Seq),
 	}
 	for k, v := range l {
-		if len(v) > maxLabel {
-			l[k] = v[:maxLabel] + "…"
-		}
+		l[k] = cut(v)
 	}
 	return l
 }
@@ -229,10 +225,7 @@ func quarantineName(stack, version string) string {
 
 // Quarantine records version as failed on stack.
 func (r Records) Quarantine(ctx context.Context, q Quarantine) error {
-	reason := q.Reason
-	if len(reason) > maxLabel {
-		reason = reason[:maxLabel] + "…"
-	}
+	reason := cut(q.Reason)
 	spec := mobyswarm.ConfigSpec{Annotations: mobyswarm.Annotations{Name: quarantineName(q.Stack, q.Version), Labels: map[string]string{
 		qLabel: q.Stack, qLabel + ".version": q.Version, qLabel + ".reason": reason, qLabel + ".operation": q.Operation,
 		qLabel + ".since": time.Now().UTC().Format(time.RFC3339),
@@ -288,4 +281,16 @@ func Versions(qs []Quarantine) []string {
 		out[i] = q.Version
 	}
 	return out
+}
+
+// cut shortens a label value to maxLabel bytes on a character boundary.
+func cut(v string) string {
+	if len(v) <= maxLabel {
+		return v
+	}
+	i := maxLabel
+	for i > 0 && !utf8.RuneStart(v[i]) {
+		i--
+	}
+	return v[:i] + "…"
 }

@@ -84,11 +84,11 @@ func parseDays(s string) ([]time.Weekday, error) {
 	var out []time.Weekday
 	for part := range strings.SplitSeq(strings.ToLower(s), ",") {
 		a, b, isRange := strings.Cut(part, "-")
-		from, ok1 := dayNames[a[:min(3, len(a))]]
+		from, ok1 := dayName(a)
 		to := from
 		ok2 := true
 		if isRange {
-			to, ok2 = dayNames[b[:min(3, len(b))]]
+			to, ok2 = dayName(b)
 		}
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("unknown day in %q (want Mon, Tue, … or ranges like Mon-Fri)", s)
@@ -103,6 +103,15 @@ func parseDays(s string) ([]time.Weekday, error) {
 		}
 	}
 	return out, nil
+}
+
+// dayName accepts "mon" or "monday" (any case was lowered before).
+func dayName(s string) (time.Weekday, bool) {
+	d, ok := dayNames[s[:min(3, len(s))]]
+	if !ok || len(s) != 3 && s != strings.ToLower(d.String()) {
+		return 0, false
+	}
+	return d, true
 }
 
 func clock(s string) (time.Duration, error) {
