@@ -118,6 +118,9 @@ type Mode struct {
 	// Automatic: the agent or kadabra, no person watching: opt-in, the policy
 	// class, the window and the release age apply.
 	Automatic bool
+	// Fleet: `abra app upgrade --all`: the policy class applies (and notify
+	// holds), not the opt-in, window or age: a person runs it now.
+	Fleet bool
 	// Cap is the largest step the caller allows ("" = no cap): kadabra and
 	// `upgrade --all` cap at minor unless --major.
 	Cap policy.Class
@@ -153,7 +156,10 @@ func MakePlan(in Input, m Mode) (Plan, error) {
 	}
 	allowed := policy.Major
 	why := ""
-	if m.Automatic && pol.Class != policy.Notify {
+	if m.Fleet && !m.Automatic && pol.Class == policy.Notify {
+		p.Gates = append(p.Gates, Gate{GateNotifyOnly, fmt.Sprintf("%s's policy is notify: updates are reported, never installed", in.App)})
+	}
+	if (m.Automatic || m.Fleet) && pol.Class != policy.Notify {
 		allowed, why = pol.Class, "the app's policy ("+policy.KeyPolicy+") allows "+string(pol.Class)+" updates"
 	}
 	if m.Cap != "" && !m.Cap.Allows(allowed) && m.Cap != policy.Notify {

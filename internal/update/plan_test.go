@@ -139,6 +139,19 @@ func TestMakePlan(t *testing.T) {
 			candGates: map[string][]string{"2.0.0+1": {GatePolicy}},
 		},
 		{
+			name: "fleet applies the policy class, not the opt-in or window", mode: Mode{Fleet: true, Cap: policy.Major, Now: planNow},
+			edit: func(in *Input) {
+				in.Policy.Enabled, in.Policy.Class, in.Policy.Window = false, policy.Patch, mustWindows(t, "Sat 10:00-12:00")
+			},
+			target:    "1.0.1+1",
+			candGates: map[string][]string{"1.1.0+1": {GatePolicy}, "2.0.0+1": {GatePolicy}},
+		},
+		{
+			name: "fleet holds a notify-only app", mode: Mode{Fleet: true, Now: planNow},
+			edit:     func(in *Input) { in.Policy.Class = policy.Notify },
+			appGates: []string{GateNotifyOnly}, target: "2.0.0+1",
+		},
+		{
 			name: "cap minor for a person", mode: Mode{Cap: policy.Minor, Now: planNow},
 			target:    "1.1.0+1",
 			candGates: map[string][]string{"2.0.0+1": {GatePolicy}},

@@ -114,7 +114,7 @@ func runUpgradeAll(ctx context.Context, o *upgradeOptions) error {
 			}
 			fetched[a.Recipe()] = repo
 		}
-		plan, err := update.PlanFor(ctx, c, repo, a.Domain, a.StackName(), current, st.Chaos, pol, update.Mode{Cap: limit, Now: time.Now()})
+		plan, err := update.PlanFor(ctx, c, repo, a.Domain, a.StackName(), current, st.Chaos, pol, update.Mode{Fleet: true, Cap: limit, Now: time.Now()})
 		if err != nil {
 			fail(err)
 			continue
@@ -127,6 +127,11 @@ func runUpgradeAll(ctx context.Context, o *upgradeOptions) error {
 			res.Target = plan.Candidates[len(plan.Candidates)-1].Version
 		default:
 			res.Target = plan.Target.Version
+			// Lint, env keys and secrets of the target, before anyone confirms.
+			if gates := (&update.Runner{Store: o.f.Store(), Cluster: c}).Preflight(ctx, a, res.Target); len(gates) > 0 {
+				res.Result, res.Gate = "held", &gates[0]
+				continue
+			}
 			res.Result = "planned"
 			jobs = append(jobs, job{res: res, a: a, plan: plan, pol: pol})
 		}
@@ -159,9 +164,6 @@ func runUpgradeAll(ctx context.Context, o *upgradeOptions) error {
 			obs := &prefixSteps{w: w, prefix: j.a.Domain, mu: &mu}
 			r := &update.Runner{Store: o.f.Store(), Cluster: c, Observer: obs, Actor: app.Holder(), Trigger: "fleet",
 				Server: j.a.Server, NoBackup: o.noBackup, Deploy: o.opts}
-			if gates := r.Preflight(ctx, j.a, j.plan.Target.Version); len(gates) > 0 {
-				return &update.Held{Gate: gates[0]}
-			}
 			if _, set := j.a.Env.Get(policy.KeyVerify); !set {
 				j.pol.Verify = time.Millisecond
 			}
