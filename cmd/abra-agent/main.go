@@ -19,6 +19,8 @@ import (
 	"time"
 	_ "time/tzdata" // maintenance windows name zones; the image has no zoneinfo
 
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
 	"github.com/robfig/cron/v3"
@@ -34,7 +36,21 @@ var version = "dev"
 func init() {
 	// The image has no git: recipes at local paths (compose.local-remotes.yml)
 	// are read by go-git's own server in process instead of git-upload-pack.
-	client.InstallProtocol("file", server.DefaultServer)
+	client.InstallProtocol("file", server.NewServer(workTreeLoader{}))
+}
+
+// workTreeLoader serves a repository at a path, bare or with a work tree
+// (its .git directory), as git-upload-pack does.
+type workTreeLoader struct{}
+
+func (workTreeLoader) Load(ep *transport.Endpoint) (storer.Storer, error) {
+	p := ep.Path
+	if fi, err := os.Stat(filepath.Join(p, ".git")); err == nil && fi.IsDir() {
+		p = filepath.Join(p, ".git")
+	}
+	e := *ep
+	e.Path = p
+	return server.DefaultLoader.Load(&e)
 }
 
 func main() {
