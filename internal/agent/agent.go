@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/cli/cli/compose/convert"
@@ -37,6 +38,9 @@ type Agent struct {
 	Notifier *notify.Sender
 	Log      io.Writer
 	Now      func() time.Time
+
+	mu   sync.Mutex
+	sent map[string]string // app → the last available/held event sent
 }
 
 // Options select what a pass does.
@@ -74,6 +78,25 @@ func (g *Agent) now() time.Time {
 func (g *Agent) logf(format string, args ...any) {
 	if g.Log != nil {
 		fmt.Fprintf(g.Log, "%s %s\n", g.now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+	}
+}
+
+// event sends an available or held event unless the same one was the last
+// sent for the app: a schedule every few minutes does not repeat itself.
+func (g *Agent) event(ctx context.Context, r *update.Runner, typ string, a *app.App, from, to string, gt *update.Gate, msg string) {
+	key := typ + "|" + from + "|" + to
+	if gt != nil {
+		key += "|" + gt.Code
+	}
+	g.mu.Lock()
+	if g.sent == nil {
+		g.sent = map[string]string{}
+	}
+	same := g.sent[a.Domain] == key
+	g.sent[a.Domain] = key
+	g.mu.Unlock()
+	if !same {
+		r.Event(ctx, typ, a, from, to, gt, nil, msg)
 	}
 }
 
@@ -209,25 +232,32 @@ func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
 		Notifier: g.Notifier, Actor: g.Actor, Trigger: o.Trigger, Server: g.Server, RequireBackup: true,
 		Deploy: app.DeployOptions{NoDomainChecks: true}}
 	newest := plan.Candidates[len(plan.Candidates)-1].Version
-	if gt, blocked := plan.Blocked(); blocked && (plan.Target == nil || gt.Code == update.GateNotOptedIn) {
+	gt, blocked := plan.Blocked()
+	if blocked && gt.Code == update.GateNotifyOnly && plan.Target != nil {
+		rep.Result, rep.Target, rep.Gate = "available", plan.Target.Version, &gt
+		g.event(ctx, runner, notify.Available, a, current, plan.Target.Version, &gt,
+			fmt.Sprintf("%s can be updated from %s to %s; its policy is notify: install it with 'abra app upgrade %s'", rec.Domain, current, plan.Target.Version, rec.Domain))
+		return rep
+	}
+	if blocked && (plan.Target == nil || gt.Code == update.GateNotOptedIn) {
 		if gt.Code != update.GateNotOptedIn {
-			runner.Event(ctx, notify.Held, a, current, newest, &gt, nil, gt.Reason)
+			g.event(ctx, runner, notify.Held, a, current, newest, &gt, gt.Reason)
 		}
 		return hold(gt, newest)
 	}
 	target := plan.Target.Version
 	rep.Target = target
-	if gt, blocked := plan.Blocked(); blocked || o.DryRun {
-		if blocked {
-			runner.Event(ctx, notify.Held, a, current, target, &gt, nil, gt.Reason)
-			return hold(gt, target)
-		}
+	if blocked {
+		g.event(ctx, runner, notify.Held, a, current, target, &gt, gt.Reason)
+		return hold(gt, target)
+	}
+	if o.DryRun {
 		rep.Result = "available"
-		runner.Event(ctx, notify.Available, a, current, target, nil, nil, fmt.Sprintf("%s can be updated from %s to %s", rec.Domain, current, target))
+		g.event(ctx, runner, notify.Available, a, current, target, nil, fmt.Sprintf("%s can be updated from %s to %s", rec.Domain, current, target))
 		return rep
 	}
 	if gates := runner.Preflight(ctx, a, target); len(gates) > 0 {
-		runner.Event(ctx, notify.Held, a, current, target, &gates[0], nil, gates[0].Reason)
+		g.event(ctx, runner, notify.Held, a, current, target, &gates[0], gates[0].Reason)
 		return hold(gates[0], target)
 	}
 	out, err := runner.Run(ctx, update.Job{App: a, From: current, To: target, Policy: pol})
