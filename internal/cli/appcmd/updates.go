@@ -74,25 +74,14 @@ versions, the result and the pre-upgrade snapshot.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if recs == nil {
-					recs = []update.Record{}
-				}
-				return ui.JSON(f.IO, recs)
-			}
-			if len(recs) == 0 {
-				fmt.Fprintf(f.IO.Err, "%s: no upgrades recorded\n", a.Domain)
-				return nil
-			}
-			rows := make([][]string, 0, len(recs))
-			for _, r := range recs {
-				snap := ""
-				if r.Snapshot != "" {
-					snap = backup.ShortID(r.Snapshot)
-				}
-				rows = append(rows, []string{r.Started.Local().Format(time.DateTime), r.From, r.To, string(r.State), r.Actor, r.Trigger, snap, r.Error})
-			}
-			return ui.Table(f.IO, []string{"started", "from", "to", "result", "by", "via", "snapshot", "error"}, rows)
+			return printList(f, asJSON, recs, a.Domain+": no upgrades recorded",
+				[]string{"started", "from", "to", "result", "by", "via", "snapshot", "error"}, func(r update.Record) []string {
+					snap := ""
+					if r.Snapshot != "" {
+						snap = backup.ShortID(r.Snapshot)
+					}
+					return []string{r.Started.Local().Format(time.DateTime), r.From, r.To, string(r.State), r.Actor, r.Trigger, snap, r.Error}
+				})
 		},
 	}
 	command.AddJSONFlag(cmd, &asJSON)
@@ -137,24 +126,33 @@ of [version], or of every release without one.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if qs == nil {
-					qs = []update.Quarantine{}
-				}
-				return ui.JSON(f.IO, qs)
-			}
-			if len(qs) == 0 {
-				fmt.Fprintf(f.IO.Err, "%s: no quarantined releases\n", a.Domain)
-				return nil
-			}
-			rows := make([][]string, 0, len(qs))
-			for _, q := range qs {
-				rows = append(rows, []string{q.Version, q.Since.Local().Format(time.DateTime), q.Operation, q.Reason})
-			}
-			return ui.Table(f.IO, []string{"version", "since", "operation", "reason"}, rows)
+			return printList(f, asJSON, qs, a.Domain+": no quarantined releases", []string{"version", "since", "operation", "reason"},
+				func(q update.Quarantine) []string {
+					return []string{q.Version, q.Since.Local().Format(time.DateTime), q.Operation, q.Reason}
+				})
 		},
 	}
 	cmd.Flags().BoolVar(&clear, "clear", false, "lift the quarantine of [version] (every release without one)")
 	command.AddJSONFlag(cmd, &asJSON)
 	return cmd
+}
+
+// printList prints items as JSON (an empty list, not null) or as a table, or
+// says empty on stderr when there are none.
+func printList[T any](f *command.Factory, asJSON bool, items []T, empty string, headers []string, row func(T) []string) error {
+	if asJSON {
+		if items == nil {
+			items = []T{}
+		}
+		return ui.JSON(f.IO, items)
+	}
+	if len(items) == 0 {
+		fmt.Fprintln(f.IO.Err, empty)
+		return nil
+	}
+	rows := make([][]string, 0, len(items))
+	for _, it := range items {
+		rows = append(rows, row(it))
+	}
+	return ui.Table(f.IO, headers, rows)
 }
