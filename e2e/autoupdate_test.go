@@ -243,7 +243,8 @@ func TestAutomaticUpdates(t *testing.T) {
 	e.mustAbra("app", "new", "abra-agent", "--server", "default", "--domain", agentDomain, "-n")
 	agentEnv := filepath.Join(e.abraDir, "servers", "default", agentDomain+".env")
 	replaceInFile(t, agentEnv, `COMPOSE_FILE="compose.yml"`, `COMPOSE_FILE="compose.yml:compose.webhook.yml:compose.local-remotes.yml"`)
-	replaceInFile(t, agentEnv, `SCHEDULE="@every 1h"`, fmt.Sprintf("SCHEDULE=\"@every 10s\"\nSERVER_NAME=default\nWEBHOOK_URL=%s\nSECRET_WEBHOOK_SECRET_VERSION=v1\nRECIPE_REMOTES_DIR=%s", hookURL, remotes))
+	// Every recipe remote of the test (auto, backup-bot, abra-agent) lies under the temp dir.
+	replaceInFile(t, agentEnv, `SCHEDULE="@every 1h"`, fmt.Sprintf("SCHEDULE=\"@every 10s\"\nSERVER_NAME=default\nWEBHOOK_URL=%s\nSECRET_WEBHOOK_SECRET_VERSION=v1\nRECIPE_REMOTES_DIR=%s", hookURL, os.TempDir()))
 	e.mustAbra("app", "secret", "insert", agentDomain, "webhook_secret", "v1", secret)
 	e.mustAbra("app", "deploy", agentDomain, "-D", "-n")
 

@@ -301,6 +301,31 @@ func (d *Deployer) lockStep(a *App) step.Step {
 	}}
 }
 
+// WaitConverged waits until the app's services run their current specs, for
+// a deploy that a process which has since died started: every task and update
+// state counts (there is no snapshot from before it), so an update swarm
+// completed is converged and one it rolled back is a failure.
+func (d *Deployer) WaitConverged(ctx context.Context, a *App) error {
+	services, err := d.Cluster.Services(ctx, a.StackName())
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(services))
+	timeout := DefaultTimeout
+	for _, svc := range services {
+		ids = append(ids, svc.ID)
+		if v, ok := svc.Spec.Labels[Label(a.StackName(), "timeout")]; ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+				timeout = time.Duration(n) * time.Second
+			}
+		}
+	}
+	return step.Run(ctx, d.Observer, step.Step{Name: "wait for convergence", Run: func(ctx context.Context) error {
+		d.note("wait for convergence", "timeout %s", timeout)
+		return d.wait(ctx, a, ids, stack.WaitOptions{Timeout: timeout}, &DeployResult{})
+	}})
+}
+
 // wait waits for convergence, reporting per-service progress as notes.
 func (d *Deployer) wait(ctx context.Context, a *App, ids []string, opts stack.WaitOptions, res *DeployResult) error {
 	opts.Progress = func(st []stack.ServiceStatus) {

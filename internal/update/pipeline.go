@@ -470,8 +470,9 @@ func (r *Runner) Resume(ctx context.Context, rec Record, j Job) (Record, error) 
 	if st.Version != j.To {
 		return r.rollback(ctx, j, &rec, fmt.Errorf("interrupted during the deploy of %s", j.To))
 	}
-	// The new version's spec is in place: wait for it and verify it again.
-	err = r.deploy(ctx, a, j.To)
+	// The new version's spec is in place: wait for swarm to finish the
+	// update the dead process started, then verify it again.
+	err = r.deployer().WaitConverged(ctx, a)
 	if err == nil {
 		rec.State = Verifying
 		_ = r.records().Save(ctx, &rec)
