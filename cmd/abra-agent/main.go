@@ -116,6 +116,15 @@ func newAgent(stderr io.Writer) (*agent.Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Recipe checkouts go to the data volume: the container's /tmp may be
+	// small, or a read-only mount (compose.local-remotes.yml of /tmp).
+	tmp := filepath.Join(cfg.dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Setenv("TMPDIR", tmp); err != nil {
+		return nil, err
+	}
 	c, err := dockerswarm.New()
 	if err != nil {
 		return nil, err
