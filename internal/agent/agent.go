@@ -187,17 +187,19 @@ func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
 	if err != nil {
 		return hold(update.Gate{Code: update.GateBadPolicy, Reason: err.Error()}, "")
 	}
-	if !pol.Enabled && !o.Explicit && !o.DryRun {
-		return hold(update.Gate{Code: update.GateNotOptedIn, Reason: d.stack + " is not opted in (" + policy.KeyEnable + "=true in its env file turns automatic updates on)"}, "")
-	}
 	rec, ok, err := app.LoadEnvRecord(ctx, g.Cluster, d.stack)
 	if err != nil {
 		return fail(err)
 	}
+	if ok {
+		rep.App = rec.Domain
+	}
+	if !pol.Enabled && !o.Explicit && !o.DryRun {
+		return hold(update.Gate{Code: update.GateNotOptedIn, Reason: rep.App + " is not opted in (" + policy.KeyEnable + "=true in its env file turns automatic updates on)"}, "")
+	}
 	if !ok {
 		return hold(update.Gate{Code: update.GateNoRecord, Reason: d.stack + " was deployed by an abra that keeps no env record on the server; deploy it once with this abra"}, "")
 	}
-	rep.App = rec.Domain
 	a, repo, err := g.materialise(ctx, rec)
 	if err != nil {
 		return fail(err)
