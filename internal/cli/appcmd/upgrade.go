@@ -91,7 +91,7 @@ version does not converge, the previous one is put back.`,
 	cmd.Flags().BoolVarP(&o.force, "force", "f", false, "go ahead without asking")
 	cmd.Flags().BoolVarP(&o.chaos, "chaos", "C", false, "accepted for abra compatibility: releases are exported from git, so uncommitted recipe changes neither block nor enter it")
 	if dir == app.Up {
-		cmd.Long += "\n\nWhen a service of the app has backups enabled (backupbot.backup=true) and the\nserver has a backup service, a backup tagged pre-upgrade is taken and verified\nfirst; if that fails, nothing changes. Without a backup service it warns and goes on."
+		cmd.Long += "\n\nWhen a service of the app has backups enabled (backupbot.backup=true) and the\nserver has a backup service, a backup tagged pre-upgrade is taken and verified\nfirst; if that fails, nothing changes. Without a backup service it warns and goes on.\n\nIf the new version fails (or, with AUTO_UPDATE_VERIFY set, a task fails or\nrestarts within that window, or AUTO_UPDATE_PROBE/AUTO_UPDATE_CHECK fail), the\nprevious version and the pre-upgrade backup are put back and the release is\nquarantined on this app. 'abra app history <domain>' shows every upgrade."
 		cmd.Flags().BoolVar(&o.noBackup, "no-backup", false, "do not take a backup first")
 		cmd.Flags().BoolVarP(&o.notesOnly, "releasenotes", "r", false, "only print the release notes (on stdout) and change nothing")
 		cmd.Use = "upgrade <domain> [version] | --all"

@@ -42,6 +42,11 @@ type fleetResult struct {
 // time, stopping after --stop-after failures.
 func runUpgradeAll(ctx context.Context, o *upgradeOptions) error {
 	w := o.f.IO.Err
+	if o.fleet.server != "" {
+		if err := o.f.Store().Servers().Check(o.fleet.server); err != nil {
+			return err
+		}
+	}
 	refs, err := o.f.Store().Refs()
 	if err != nil {
 		return err
