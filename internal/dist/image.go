@@ -78,19 +78,14 @@ var backupbot = imageSpec{
 		if err != nil {
 			return nil, err
 		}
-		return []File{
-			{Name: "backupbot", Mode: 0o755, Data: bot},
-			{Name: "usr/bin/restic", Mode: 0o755, Data: restic},
-			{Name: "usr/bin/ssh", Mode: 0o777, Link: "/backupbot"},
-			{Name: "etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Data: caBundle()},
-			{Name: "etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/nonexistent\n")},
-			{Name: "etc/group", Mode: 0o644, Data: []byte("root:x:0:\n")},
-			{Name: "tmp", Mode: 0o1777, Dir: true},
-			{Name: "root", Mode: 0o700, Dir: true},
-			{Name: "root/.cache", Mode: 0o700, Dir: true},
-			{Name: "root/.ssh", Mode: 0o700, Dir: true},
-			{Name: "backups", Mode: 0o755, Dir: true},
-		}, nil
+		return baseFiles(
+			File{Name: "backupbot", Mode: 0o755, Data: bot},
+			File{Name: "usr/bin/restic", Mode: 0o755, Data: restic},
+			File{Name: "usr/bin/ssh", Mode: 0o777, Link: "/backupbot"},
+			File{Name: "root/.cache", Mode: 0o700, Dir: true},
+			File{Name: "root/.ssh", Mode: 0o700, Dir: true},
+			File{Name: "backups", Mode: 0o755, Dir: true},
+		), nil
 	},
 	config: func(o *Options) (v1.Config, error) {
 		restic, err := ResticVersion(o.Root)
@@ -118,16 +113,11 @@ var agentImage = imageSpec{
 		if err != nil {
 			return nil, err
 		}
-		return []File{
-			{Name: "abra-agent", Mode: 0o755, Data: bin},
-			{Name: "usr/bin/kadabra", Mode: 0o777, Link: "/abra-agent"},
-			{Name: "etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Data: caBundle()},
-			{Name: "etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/nonexistent\n")},
-			{Name: "etc/group", Mode: 0o644, Data: []byte("root:x:0:\n")},
-			{Name: "tmp", Mode: 0o1777, Dir: true},
-			{Name: "root", Mode: 0o700, Dir: true},
-			{Name: "data", Mode: 0o700, Dir: true},
-		}, nil
+		return baseFiles(
+			File{Name: "abra-agent", Mode: 0o755, Data: bin},
+			File{Name: "usr/bin/kadabra", Mode: 0o777, Link: "/abra-agent"},
+			File{Name: "data", Mode: 0o700, Dir: true},
+		), nil
 	},
 	config: func(o *Options) (v1.Config, error) {
 		return v1.Config{
@@ -137,6 +127,18 @@ var agentImage = imageSpec{
 				"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"},
 		}, nil
 	},
+}
+
+// baseFiles are what every image of ours has besides its own files: the CA
+// bundle, a root user, /tmp and root's home.
+func baseFiles(own ...File) []File {
+	return append([]File{
+		{Name: "etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Data: caBundle()},
+		{Name: "etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/nonexistent\n")},
+		{Name: "etc/group", Mode: 0o644, Data: []byte("root:x:0:\n")},
+		{Name: "tmp", Mode: 0o1777, Dir: true},
+		{Name: "root", Mode: 0o700, Dir: true},
+	}, own...)
 }
 
 // ResticVersion is the restic that tools/restic pins.
