@@ -118,3 +118,34 @@ func TestDeployRefusesAnUnknownPolicyValue(t *testing.T) {
 		}
 	}
 }
+
+func TestUpgradeRefusedBeforeApplyChangesNothing(t *testing.T) {
+	fx := newFixture(t)
+	if code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "1.0.0+1.25", "-n"); code != ExitOK {
+		t.Fatalf("deploy: exit %d\n%s", code, stderr)
+	}
+	// 1.1.0 has no service named "app": lint refuses it before anything is applied.
+	repo := filepath.Join(fx.dir, "recipes", "web")
+	compose := strings.ReplaceAll(strings.ReplaceAll(webCompose, "1.0.0+1.25", "1.1.0+1.26"), "  app:\n", "  web:\n")
+	write(t, filepath.Join(repo, "compose.yml"), compose)
+	git(t, repo, "commit", "-qam", "1.1.0")
+	git(t, repo, "tag", "-a", "1.1.0+1.26", "-m", "1.1.0+1.26")
+	calls := len(fx.cluster.Calls)
+	code, _, stderr := fx.run(t, "app", "upgrade", "app.example.org", "-n")
+	if code == ExitOK || !strings.Contains(stderr, "lint") {
+		t.Fatalf("upgrade to a release lint refuses: exit %d\n%s", code, stderr)
+	}
+	for _, c := range fx.cluster.Calls[calls:] {
+		if strings.Contains(c, "service") {
+			t.Errorf("a refused upgrade touched a service: %s", c)
+		}
+	}
+	_, stdout, _ := fx.run(t, "app", "history", "app.example.org", "--json")
+	var ops []abraupdate.Record
+	if err := json.Unmarshal([]byte(stdout), &ops); err != nil || len(ops) != 1 || ops[0].State != abraupdate.Abandoned || ops[0].Step != "lint recipe" {
+		t.Fatalf("history: %v %+v", err, ops)
+	}
+	if _, stdout, _ = fx.run(t, "app", "quarantine", "app.example.org", "--json"); strings.TrimSpace(stdout) != "[]" {
+		t.Fatalf("a release refused before apply must not be quarantined: %s", stdout)
+	}
+}

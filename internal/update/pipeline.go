@@ -221,6 +221,13 @@ func (r *Runner) runLocked(ctx context.Context, j Job, rec *Record, held func(Ga
 		return *rec, err
 	}
 	err := r.deploy(ctx, a, j.To)
+	var failed *step.Failed
+	if errors.As(err, &failed) && slices.Contains(beforeApply, failed.Step) {
+		// Nothing reached the server: no rollback, no restore, no quarantine.
+		rec.State, rec.Step, rec.Error = Abandoned, failed.Step, err.Error()
+		_ = r.records().Save(ctx, rec)
+		return *rec, err
+	}
 	if err == nil {
 		rec.State, rec.Step = Verifying, "verify"
 		if err = r.records().Save(ctx, rec); err == nil {
@@ -256,6 +263,9 @@ func (r *Runner) backup(ctx context.Context, a *app.App, from string, rec *Recor
 		return err
 	}})
 }
+
+// beforeApply are the deploy's steps that change nothing on the server.
+var beforeApply = []string{"check out recipe", "lint recipe", "load compose files", "check server"}
 
 func (r *Runner) deployer() *app.Deployer {
 	return &app.Deployer{Store: r.Store, Cluster: r.Cluster, Observer: r.Observer, Locked: true, Actor: r.Actor}
