@@ -346,7 +346,7 @@ func (g *Agent) Resume(ctx context.Context) ([]Report, error) {
 	}
 	var reports []Report
 	for _, rec := range recs {
-		if rec.Trigger != "agent" && rec.Trigger != "kadabra" {
+		if rec.Trigger != "agent" && rec.Trigger != "kadabra" && rec.Trigger != "webhook" {
 			continue // a person's abra was interrupted: 'abra app history' shows it
 		}
 		rep := Report{App: rec.App, Stack: rec.Stack, Recipe: rec.Recipe, Current: rec.From, Target: rec.To}

@@ -34,7 +34,7 @@ type Runner struct {
 	Backup   app.BackupObserver // progress of backups and restores (nil: none)
 	Notifier *notify.Sender     // nil: no events
 	Actor    string             // who: user@host pid N, abra-agent@node
-	Trigger  string             // cli, fleet, agent, kadabra
+	Trigger  string             // cli, fleet, agent, kadabra, webhook
 	Server   string
 	// RequireBackup turns "backups are enabled but no backup service runs"
 	// into a gate (automatic updates) instead of a warning (a person).

@@ -51,7 +51,7 @@ type Record struct {
 	From     string    `json:"from"`
 	To       string    `json:"to"`
 	Actor    string    `json:"actor"`   // who or what: user@host, abra-agent@node
-	Trigger  string    `json:"trigger"` // cli, fleet, agent, kadabra
+	Trigger  string    `json:"trigger"` // cli, fleet, agent, kadabra, webhook
 	State    State     `json:"state"`
 	Step     string    `json:"step,omitempty"` // the step running or failed
 	Snapshot string    `json:"snapshot,omitempty"`
