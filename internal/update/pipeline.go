@@ -181,7 +181,7 @@ func (r *Runner) Run(ctx context.Context, j Job) (Record, error) {
 		return held(Gate{GateLocked, err.Error()})
 	}
 	if err != nil {
-		return rec, err
+		return r.abandon(ctx, &rec, "lock app", err)
 	}
 	defer unlock()
 	return r.runLocked(ctx, j, &rec, held)
@@ -192,7 +192,7 @@ func (r *Runner) runLocked(ctx context.Context, j Job, rec *Record, held func(Ga
 	if !r.NoBackup {
 		take, warning, err := app.NeedsPreUpgradeBackup(ctx, r.Cluster, a)
 		if err != nil {
-			return *rec, err
+			return r.abandon(ctx, rec, "back up", err)
 		}
 		if warning != nil && r.RequireBackup {
 			return held(Gate{GateNoBackup, warning.Error()})
@@ -209,10 +209,8 @@ func (r *Runner) runLocked(ctx context.Context, j Job, rec *Record, held func(Ga
 				if r.RequireBackup {
 					return held(Gate{GateNoBackup, err.Error()})
 				}
-				rec.State, rec.Error = Abandoned, err.Error()
-				_ = r.records().Save(ctx, rec)
-				return *rec, hint.With(fmt.Errorf("upgrade %s stopped before any change: %w", a.Domain, err),
-					"fix the backup (try 'abra app backup create "+a.Domain+"'), or pass --no-backup to upgrade without one")
+				return r.abandon(ctx, rec, "back up", hint.With(fmt.Errorf("upgrade %s stopped before any change: %w", a.Domain, err),
+					"fix the backup (try 'abra app backup create "+a.Domain+"'), or pass --no-backup to upgrade without one"))
 			}
 		}
 	}
@@ -224,9 +222,7 @@ func (r *Runner) runLocked(ctx context.Context, j Job, rec *Record, held func(Ga
 	var failed *step.Failed
 	if errors.As(err, &failed) && slices.Contains(beforeApply, failed.Step) {
 		// Nothing reached the server: no rollback, no restore, no quarantine.
-		rec.State, rec.Step, rec.Error = Abandoned, failed.Step, err.Error()
-		_ = r.records().Save(ctx, rec)
-		return *rec, err
+		return r.abandon(ctx, rec, failed.Step, err)
 	}
 	if err == nil {
 		rec.State, rec.Step = Verifying, "verify"
@@ -243,6 +239,13 @@ func (r *Runner) runLocked(ctx context.Context, j Job, rec *Record, held func(Ga
 	}
 	r.Event(ctx, notify.Succeeded, a, j.From, j.To, nil, rec, fmt.Sprintf("%s runs %s (was %s)", a.Domain, j.To, j.From))
 	return *rec, nil
+}
+
+// abandon ends an operation that changed nothing.
+func (r *Runner) abandon(ctx context.Context, rec *Record, stepName string, err error) (Record, error) {
+	rec.State, rec.Step, rec.Error = Abandoned, stepName, err.Error()
+	_ = r.records().Save(context.WithoutCancel(ctx), rec)
+	return *rec, err
 }
 
 // backup takes the pre-update snapshot and verifies it restores.
