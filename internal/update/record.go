@@ -294,3 +294,28 @@ func cut(v string) string {
 	}
 	return v[:i] + "…"
 }
+
+// Forget removes a stack's operation records and quarantined versions: the
+// app is removed, and a new app under the same domain starts with neither.
+func (r Records) Forget(ctx context.Context, stack string) (int, error) {
+	all, err := r.Cluster.Configs(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, o := range all {
+		if !isRecordOf(o, stack) {
+			continue
+		}
+		if err := r.Cluster.RemoveConfig(ctx, o.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func isRecordOf(o swarm.Object, stack string) bool {
+	_, isOp := o.Labels[opLabel]
+	return isOp && o.Labels[opLabel+".stack"] == stack || o.Labels[qLabel] == stack
+}

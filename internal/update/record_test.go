@@ -427,3 +427,34 @@ func TestRecordErrors(t *testing.T) {
 		t.Errorf("Clear: %v", err)
 	}
 }
+
+func TestForgetRemovesOneStacksRecordsAndQuarantine(t *testing.T) {
+	ctx := context.Background()
+	c := swarmtest.New()
+	r := Records{Cluster: c}
+	for _, st := range []string{"s1", "s2"} {
+		rec := &Record{ID: "op-" + st, Stack: st, State: Succeeded}
+		if err := r.Save(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Quarantine(ctx, Quarantine{Stack: st, Version: "1.0.0+1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := r.Forget(ctx, "s1")
+	if err != nil || n != 2 {
+		t.Fatalf("Forget = %d, %v; want the record and the quarantine", n, err)
+	}
+	if recs, _ := r.List(ctx, "s1"); len(recs) != 0 {
+		t.Errorf("s1 records left: %+v", recs)
+	}
+	if qs, _ := r.Quarantined(ctx, "s1"); len(qs) != 0 {
+		t.Errorf("s1 quarantine left: %+v", qs)
+	}
+	if recs, _ := r.List(ctx, "s2"); len(recs) != 1 {
+		t.Errorf("s2's records were touched: %+v", recs)
+	}
+	if qs, _ := r.Quarantined(ctx, "s2"); len(qs) != 1 {
+		t.Errorf("s2's quarantine was touched: %+v", qs)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/update"
 )
 
 type removeOptions struct {
@@ -58,6 +59,9 @@ func runRemove(ctx context.Context, o *removeOptions) error {
 	}
 	if err := app.Remove(ctx, c, a, left); err != nil {
 		return err
+	}
+	if _, err := (update.Records{Cluster: c}).Forget(ctx, a.StackName()); err != nil {
+		fmt.Fprintf(o.f.IO.Err, "warning: %s's upgrade history stays on the server: %v\n", a.Domain, err)
 	}
 	fmt.Fprintf(o.f.IO.Err, "%s removed (%d volumes, %d secrets, env file)\n", a.Domain, len(left.Volumes), len(left.Secrets))
 	return nil
