@@ -124,9 +124,9 @@ func RemoveEnvRecords(ctx context.Context, c swarm.Cluster, stack string) error 
 	return nil
 }
 
-// PolicyLabels checks the app's update policy (refusing unknown values, with
-// the env file line) and returns the labels that mirror it.
-func PolicyLabels(a *App) (map[string]string, error) {
+// Policy reads the app's update policy from its env file; an unknown value
+// is an error naming the file and line.
+func Policy(a *App) (policy.Policy, error) {
 	p, err := policy.Parse(a.Env.Get, func(key string) string {
 		if n := a.Env.Line(key); n > 0 {
 			return fmt.Sprintf("%s:%d", a.Path, n)
@@ -134,7 +134,26 @@ func PolicyLabels(a *App) (map[string]string, error) {
 		return a.Path
 	})
 	if err != nil {
-		return nil, hint.With(err, "fix it in "+a.Path+" ('abra app config "+a.Domain+"'); see 'abra app upgrade --help' for the update policy keys")
+		return p, hint.With(err, "fix it in "+a.Path+" ('abra app config "+a.Domain+"'); see 'abra app upgrade --help' for the update policy keys")
+	}
+	return p, nil
+}
+
+// PersonPolicy is the policy of an upgrade a person runs and watches:
+// converged is enough, unless the app sets a verify window of its own.
+func PersonPolicy(a *App) (policy.Policy, error) {
+	p, err := Policy(a)
+	if _, set := a.Env.Get(policy.KeyVerify); !set {
+		p.Verify = time.Millisecond
+	}
+	return p, err
+}
+
+// PolicyLabels checks the app's update policy and returns the labels that mirror it.
+func PolicyLabels(a *App) (map[string]string, error) {
+	p, err := Policy(a)
+	if err != nil {
+		return nil, err
 	}
 	return p.Labels(a.StackName()), nil
 }

@@ -14,7 +14,6 @@ import (
 	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/ui"
 	"coopcloud.tech/abra/internal/update"
-	"coopcloud.tech/abra/internal/update/policy"
 )
 
 type upgradeOptions struct {
@@ -256,12 +255,9 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 // and check, when set), or roll back with the data and quarantine.
 func upgradeOnPipeline(ctx context.Context, o *upgradeOptions, c swarm.Cluster, a *app.App, from, to string, obs *ui.Steps) error {
 	w := o.f.IO.Err
-	pol, err := policy.Parse(a.Env.Get, func(key string) string { return a.Path })
+	pol, err := app.PersonPolicy(a)
 	if err != nil {
 		return err
-	}
-	if _, set := a.Env.Get(policy.KeyVerify); !set {
-		pol.Verify = time.Millisecond // a person watches: converged is enough unless the app asks for a window
 	}
 	records := update.Records{Cluster: c}
 	if qs, err := records.Quarantined(ctx, a.StackName()); err == nil {

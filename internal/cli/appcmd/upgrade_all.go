@@ -101,7 +101,7 @@ func runUpgradeAll(ctx context.Context, o *upgradeOptions) error {
 			res.Result, res.Gate = "held", &update.Gate{Code: update.GateChaos, Reason: "chaos deploy without a pinned release"}
 			continue
 		}
-		pol, err := policy.Parse(a.Env.Get, func(string) string { return a.Path })
+		pol, err := app.PersonPolicy(a)
 		if err != nil {
 			fail(err)
 			continue
@@ -169,9 +169,6 @@ func runUpgradeAll(ctx context.Context, o *upgradeOptions) error {
 			obs := &prefixSteps{w: w, prefix: j.a.Domain, mu: &mu}
 			r := &update.Runner{Store: o.f.Store(), Cluster: c, Observer: obs, Actor: app.Holder(), Trigger: "fleet",
 				Server: j.a.Server, NoBackup: o.noBackup, Deploy: o.opts}
-			if _, set := j.a.Env.Get(policy.KeyVerify); !set {
-				j.pol.Verify = time.Millisecond
-			}
 			_, err = r.Run(ctx, update.Job{App: j.a, From: j.plan.Current, To: j.plan.Target.Version, Policy: j.pol})
 			return err
 		}}
