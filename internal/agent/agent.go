@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,8 +19,10 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli/compose/convert"
+	mobyswarm "github.com/moby/moby/api/types/swarm"
 
 	"coopcloud.tech/abra/internal/app"
+	"coopcloud.tech/abra/internal/atomicfile"
 	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/notify"
 	"coopcloud.tech/abra/internal/recipe"
@@ -112,27 +115,22 @@ func (g *Agent) deployed(ctx context.Context) ([]deployedApp, error) {
 	if err != nil {
 		return nil, err
 	}
-	byStack := map[string]map[string]string{}
-	var stacks []string
+	byStack := map[string][]mobyswarm.Service{}
+	appLabels := map[string]map[string]string{}
 	for _, svc := range services {
 		st := svc.Spec.Labels[swarm.StackLabel]
-		if st == "" || convert.NewNamespace(st).Descope(svc.Spec.Name) != "app" {
+		if st == "" {
 			continue
 		}
-		if _, ok := svc.Spec.Labels["coop-cloud."+st+".recipe"]; !ok {
-			continue
+		byStack[st] = append(byStack[st], svc)
+		if _, ok := svc.Spec.Labels["coop-cloud."+st+".recipe"]; ok && convert.NewNamespace(st).Descope(svc.Spec.Name) == "app" {
+			appLabels[st] = svc.Spec.Labels
 		}
-		byStack[st] = svc.Spec.Labels
-		stacks = append(stacks, st)
 	}
-	slices.Sort(stacks)
-	var out []deployedApp
+	stacks := slices.Sorted(maps.Keys(appLabels))
+	out := make([]deployedApp, 0, len(stacks))
 	for _, st := range stacks {
-		state, err := app.DeployedState(ctx, g.Cluster, st)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, deployedApp{stack: st, state: state, labels: byStack[st]})
+		out = append(out, deployedApp{stack: st, state: app.StateOf(st, byStack[st]), labels: appLabels[st]})
 	}
 	return out, nil
 }
@@ -230,9 +228,7 @@ func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
 		rep.Result = "up-to-date"
 		return rep
 	}
-	runner := &update.Runner{Store: app.Store{Root: g.Dir}, Cluster: g.Cluster, Observer: &logObserver{g: g, app: rec.Domain},
-		Notifier: g.Notifier, Actor: g.Actor, Trigger: o.Trigger, Server: g.Server, RequireBackup: true,
-		Deploy: app.DeployOptions{NoDomainChecks: true}}
+	runner := g.runner(o.Trigger, rec.Domain)
 	newest := plan.Candidates[len(plan.Candidates)-1].Version
 	gt, blocked := plan.Blocked()
 	if blocked && gt.Code == update.GateNotifyOnly && plan.Target != nil {
@@ -290,11 +286,7 @@ func (g *Agent) materialise(ctx context.Context, rec app.EnvRecord) (*app.App, *
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	path := filepath.Join(dir, rec.Domain+".env")
-	if err := os.WriteFile(path+".tmp", []byte(rec.Env), 0o600); err != nil {
-		return nil, nil, err
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, rec.Domain+".env"), []byte(rec.Env), 0o600); err != nil {
 		return nil, nil, err
 	}
 	a, err := store.Get(rec.Domain)
@@ -316,6 +308,14 @@ func (g *Agent) materialise(ctx context.Context, rec app.EnvRecord) (*app.App, *
 		return nil, nil, err
 	}
 	return a, repo, nil
+}
+
+// runner is the update pipeline as the agent runs it: no person watching, so
+// a backup is required and the lock is not waited for.
+func (g *Agent) runner(trigger, domain string) *update.Runner {
+	return &update.Runner{Store: app.Store{Root: g.Dir}, Cluster: g.Cluster, Observer: &logObserver{g: g, app: domain},
+		Notifier: g.Notifier, Actor: g.Actor, Trigger: trigger, Server: g.Server, RequireBackup: true,
+		Deploy: app.DeployOptions{NoDomainChecks: true}}
 }
 
 // logObserver writes the pipeline's steps to the agent's log.
@@ -344,6 +344,10 @@ func (g *Agent) Resume(ctx context.Context) ([]Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	apps, err := g.deployed(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var reports []Report
 	for _, rec := range recs {
 		if rec.Trigger != "agent" && rec.Trigger != "kadabra" && rec.Trigger != "webhook" {
@@ -363,17 +367,13 @@ func (g *Agent) Resume(ctx context.Context) ([]Report, error) {
 			reports = append(reports, rep)
 			continue
 		}
-		services, _ := g.Cluster.Services(ctx, rec.Stack)
 		pol := policy.Policy{Verify: policy.DefaultVerify}
-		for _, s := range services {
-			if p, perr := policy.FromLabels(rec.Stack, s.Spec.Labels); perr == nil && s.Spec.Labels["coop-cloud."+rec.Stack+".recipe"] != "" {
+		if i := slices.IndexFunc(apps, func(d deployedApp) bool { return d.stack == rec.Stack }); i >= 0 {
+			if p, perr := policy.FromLabels(rec.Stack, apps[i].labels); perr == nil {
 				pol = p
 			}
 		}
-		runner := &update.Runner{Store: app.Store{Root: g.Dir}, Cluster: g.Cluster, Observer: &logObserver{g: g, app: rec.App},
-			Notifier: g.Notifier, Actor: g.Actor, Trigger: rec.Trigger, Server: g.Server, RequireBackup: true,
-			Deploy: app.DeployOptions{NoDomainChecks: true}}
-		out, err := runner.Resume(ctx, rec, update.Job{App: a, From: rec.From, To: rec.To, Policy: pol})
+		out, err := g.runner(rec.Trigger, rec.App).Resume(ctx, rec, update.Job{App: a, From: rec.From, To: rec.To, Policy: pol})
 		rep.Record, rep.Result = &out, string(out.State)
 		if err != nil {
 			rep.Error = err.Error()

@@ -311,13 +311,11 @@ func (d *Deployer) WaitConverged(ctx context.Context, a *App) error {
 		return err
 	}
 	ids := make([]string, 0, len(services))
-	timeout := DefaultTimeout
+	timeout, found := DefaultTimeout, false
 	for _, svc := range services {
 		ids = append(ids, svc.ID)
-		if v, ok := svc.Spec.Labels[Label(a.StackName(), "timeout")]; ok {
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-				timeout = time.Duration(n) * time.Second
-			}
+		if d, ok := timeoutLabel(svc.Spec.Labels, a.StackName()); ok && !found {
+			timeout, found = d, true
 		}
 	}
 	return step.Run(ctx, d.Observer, step.Step{Name: "wait for convergence", Run: func(ctx context.Context) error {
@@ -562,13 +560,24 @@ func setAbraLabels(cfg *composetypes.Config, a *App, src *Source, policy map[str
 
 func stackTimeout(cfg *composetypes.Config, stackName string) time.Duration {
 	for _, svc := range cfg.Services {
-		if v, ok := svc.Deploy.Labels[Label(stackName, "timeout")]; ok {
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-				return time.Duration(n) * time.Second
-			}
+		if d, ok := timeoutLabel(svc.Deploy.Labels, stackName); ok {
+			return d
 		}
 	}
 	return DefaultTimeout
+}
+
+// timeoutLabel reads coop-cloud.<stack>.timeout (seconds) from labels.
+func timeoutLabel(labels map[string]string, stackName string) (time.Duration, bool) {
+	v, ok := labels[Label(stackName, "timeout")]
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
 }
 
 func explainApplyError(err error, a *App) error {

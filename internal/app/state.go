@@ -28,11 +28,11 @@ func DeployedState(ctx context.Context, c swarm.Cluster, stackName string) (Depl
 	if err != nil {
 		return Deployed{}, err
 	}
-	return stateOf(stackName, services), nil
+	return StateOf(stackName, services), nil
 }
 
-// stateOf reads the deployed state from a stack's services.
-func stateOf(stackName string, services []mobyswarm.Service) Deployed {
+// StateOf reads the deployed state from a stack's services, already listed.
+func StateOf(stackName string, services []mobyswarm.Service) Deployed {
 	st := Deployed{Deployed: len(services) > 0, Services: len(services)}
 	ns := convert.NewNamespace(stackName)
 	prefix := "coop-cloud." + stackName + "."

@@ -129,7 +129,7 @@ func fill(row *Status, stackName string, all []mobyswarm.Service, tasks []mobysw
 			mine = append(mine, s)
 		}
 	}
-	st := stateOf(stackName, mine)
+	st := StateOf(stackName, mine)
 	if !st.Deployed {
 		row.State = "undeployed"
 		return
