@@ -202,11 +202,8 @@ func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
 	if err != nil {
 		return fail(err)
 	}
-	current := d.state.Version
-	if d.state.Chaos || current == "" {
-		current = a.PinnedVersion()
-		rep.Current = current
-	}
+	current := d.state.Release(a)
+	rep.Current = current
 	if current == "" {
 		return hold(update.Gate{Code: update.GateChaos, Reason: rec.Domain + " runs a chaos deploy without a pinned release"}, "")
 	}

@@ -59,3 +59,13 @@ func StateOf(stackName string, services []mobyswarm.Service) Deployed {
 	}
 	return st
 }
+
+// Release is the release an upgrade starts from: the version label, or for a
+// chaos deploy (or one without labels) the release the env file pins; "" when
+// neither says.
+func (d Deployed) Release(a *App) string {
+	if d.Chaos || d.Version == "" {
+		return a.PinnedVersion()
+	}
+	return d.Version
+}

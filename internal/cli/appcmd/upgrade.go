@@ -154,10 +154,7 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 	if !st.Deployed {
 		return hint.With(fmt.Errorf("%s %s: %w", verb, a.Domain, app.ErrNotDeployed), "deploy it first with 'abra app deploy "+a.Domain+"'")
 	}
-	current := st.Version
-	if st.Chaos || current == "" {
-		current = a.PinnedVersion()
-	}
+	current := st.Release(a)
 	if current == "" {
 		return hint.With(fmt.Errorf("%s %s: the deployed version is unknown (chaos deploy without a pinned version)", verb, a.Domain),
 			"deploy a release with 'abra app deploy "+a.Domain+" <version>'")

@@ -92,10 +92,7 @@ func runUpgradeAll(ctx context.Context, o *upgradeOptions) error {
 			res.Result = "not-deployed"
 			continue
 		}
-		current := st.Version
-		if st.Chaos || current == "" {
-			current = a.PinnedVersion()
-		}
+		current := st.Release(a)
 		res.Current = current
 		if current == "" {
 			res.Result, res.Gate = "held", &update.Gate{Code: update.GateChaos, Reason: "chaos deploy without a pinned release"}
