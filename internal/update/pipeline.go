@@ -1,6 +1,7 @@
 package update
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -327,10 +328,10 @@ func WatchStable(ctx context.Context, c swarm.Cluster, stackName string, d time.
 		}
 		for _, t := range tasks {
 			if running[t.ID] && t.Status.State != mobyswarm.TaskStateRunning {
-				return fmt.Errorf("task %s.%d stopped (%s) within the verify window: %s", t.ServiceID, t.Slot, t.Status.State, cmpOr(t.Status.Err, t.Status.Message))
+				return fmt.Errorf("task %s.%d stopped (%s) within the verify window: %s", t.ServiceID, t.Slot, t.Status.State, cmp.Or(t.Status.Err, t.Status.Message))
 			}
 			if !running[t.ID] && t.CreatedAt.After(began) && t.Status.State != mobyswarm.TaskStateShutdown {
-				return fmt.Errorf("a task was restarted within the verify window (%s: %s)", t.Status.State, cmpOr(t.Status.Err, t.Status.Message))
+				return fmt.Errorf("a task was restarted within the verify window (%s: %s)", t.Status.State, cmp.Or(t.Status.Err, t.Status.Message))
 			}
 		}
 		if !time.Now().Before(deadline) {
@@ -342,13 +343,6 @@ func WatchStable(ctx context.Context, c swarm.Cluster, stackName string, d time.
 		case <-time.After(min(2*time.Second, time.Until(deadline)+time.Millisecond)):
 		}
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Probe GETs url until it answers 2xx or 3xx (5 tries, 2 s apart).
@@ -474,7 +468,7 @@ func (r *Runner) Resume(ctx context.Context, rec Record, j Job) (Record, error) 
 		rec.State, rec.Error = Abandoned, "interrupted before the deploy; nothing was changed"
 		return rec, r.records().Save(ctx, &rec)
 	case RollingBack:
-		return r.rollback(ctx, j, &rec, errors.New(cmpOr(rec.Error, "interrupted")))
+		return r.rollback(ctx, j, &rec, errors.New(cmp.Or(rec.Error, "interrupted")))
 	}
 	st, err := app.DeployedState(ctx, r.Cluster, a.StackName())
 	if err != nil {

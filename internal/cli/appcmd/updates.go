@@ -138,7 +138,7 @@ of [version], or of every release without one.`,
 }
 
 // printList prints items as JSON (an empty list, not null) or as a table, or
-// says empty on stderr when there are none.
+// says empty on stderr when there are none (an empty table when empty is "").
 func printList[T any](f *command.Factory, asJSON bool, items []T, empty string, headers []string, row func(T) []string) error {
 	if asJSON {
 		if items == nil {
@@ -146,7 +146,7 @@ func printList[T any](f *command.Factory, asJSON bool, items []T, empty string, 
 		}
 		return ui.JSON(f.IO, items)
 	}
-	if len(items) == 0 {
+	if len(items) == 0 && empty != "" {
 		fmt.Fprintln(f.IO.Err, empty)
 		return nil
 	}

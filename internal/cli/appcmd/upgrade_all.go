@@ -11,7 +11,6 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/recipe"
-	"coopcloud.tech/abra/internal/ui"
 	"coopcloud.tech/abra/internal/update"
 	"coopcloud.tech/abra/internal/update/policy"
 )
@@ -201,21 +200,13 @@ func runUpgradeAll(ctx context.Context, o *upgradeOptions) error {
 }
 
 func printFleet(o *upgradeOptions, results []*fleetResult) error {
-	if o.fleet.json {
-		if results == nil {
-			results = []*fleetResult{}
-		}
-		return ui.JSON(o.f.IO, results)
-	}
-	rows := make([][]string, 0, len(results))
-	for _, r := range results {
+	return printList(o.f, o.fleet.json, results, "", []string{"app", "server", "current", "target", "result", "why"}, func(r *fleetResult) []string {
 		why := r.Error
 		if r.Gate != nil {
 			why = r.Gate.Code + ": " + r.Gate.Reason
 		}
-		rows = append(rows, []string{r.App, r.Server, r.Current, r.Target, r.Result, why})
-	}
-	return ui.Table(o.f.IO, []string{"app", "server", "current", "target", "result", "why"}, rows)
+		return []string{r.App, r.Server, r.Current, r.Target, r.Result, why}
+	})
 }
 
 // prefixSteps reports one app's steps of a fleet upgrade, one line each.
