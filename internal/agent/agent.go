@@ -144,12 +144,13 @@ func (g *Agent) Pass(ctx context.Context, o Options) ([]Report, error) {
 	}
 	var reports []Report
 	found := false
+	fetched := map[string]bool{} // a recipe several apps follow is fetched once per pass
 	for _, d := range apps {
 		if o.Stack != "" && d.stack != o.Stack {
 			continue
 		}
 		found = true
-		rep := g.one(ctx, d, o)
+		rep := g.one(ctx, d, o, fetched)
 		g.logf("%s %s: %s%s", rep.App, rep.Current, rep.Result, detail(rep))
 		reports = append(reports, rep)
 	}
@@ -171,7 +172,7 @@ func detail(r Report) string {
 	return ""
 }
 
-func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
+func (g *Agent) one(ctx context.Context, d deployedApp, o Options, fetched map[string]bool) Report {
 	rep := Report{Stack: d.stack, App: d.stack, Recipe: d.state.Recipe, Current: d.state.Version}
 	fail := func(err error) Report { rep.Result, rep.Error = "error", err.Error(); return rep }
 	hold := func(gt update.Gate, target string) Report {
@@ -198,7 +199,7 @@ func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
 	if !ok {
 		return hold(update.Gate{Code: update.GateNoRecord, Reason: d.stack + " was deployed by an abra that keeps no env record on the server; deploy it once with this abra"}, "")
 	}
-	a, repo, err := g.materialise(ctx, rec)
+	a, repo, err := g.materialise(ctx, rec, fetched)
 	if err != nil {
 		return fail(err)
 	}
@@ -270,9 +271,10 @@ func (g *Agent) one(ctx context.Context, d deployedApp, o Options) Report {
 }
 
 // materialise writes the env file of an env record into the agent's own
-// ABRA_DIR and brings its recipe clone up to date. The record comes from the
+// ABRA_DIR and brings its recipe clone up to date, unless fetched says it
+// already is (fetched records the recipes fetched). The record comes from the
 // cluster, so its names pass the same checks as an operator's input.
-func (g *Agent) materialise(ctx context.Context, rec app.EnvRecord) (*app.App, *recipe.Repo, error) {
+func (g *Agent) materialise(ctx context.Context, rec app.EnvRecord, fetched map[string]bool) (*app.App, *recipe.Repo, error) {
 	for _, check := range []error{guard.Domain(rec.Domain), guard.ServerName(rec.Server), guard.RecipeName(rec.Recipe)} {
 		if check != nil {
 			return nil, nil, fmt.Errorf("env record: %w", check)
@@ -292,8 +294,11 @@ func (g *Agent) materialise(ctx context.Context, rec app.EnvRecord) (*app.App, *
 	}
 	repo, err := store.OpenRecipe(rec.Recipe)
 	if err == nil {
-		if ferr := repo.Fetch(ctx); ferr != nil {
-			g.logf("%s: warning: %v (planning with the releases already fetched)", rec.Domain, ferr)
+		if !fetched[rec.Recipe] {
+			if ferr := repo.Fetch(ctx); ferr != nil {
+				g.logf("%s: warning: %v (planning with the releases already fetched)", rec.Domain, ferr)
+			}
+			fetched[rec.Recipe] = true
 		}
 		return a, repo, nil
 	}
@@ -304,6 +309,7 @@ func (g *Agent) materialise(ctx context.Context, rec app.EnvRecord) (*app.App, *
 	if err != nil {
 		return nil, nil, err
 	}
+	fetched[rec.Recipe] = true
 	return a, repo, nil
 }
 
@@ -357,7 +363,7 @@ func (g *Agent) Resume(ctx context.Context) ([]Report, error) {
 		}
 		var a *app.App
 		if err == nil {
-			a, _, err = g.materialise(ctx, env)
+			a, _, err = g.materialise(ctx, env, map[string]bool{})
 		}
 		if err != nil {
 			rep.Result, rep.Error = "error", err.Error()
