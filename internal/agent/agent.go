@@ -42,8 +42,9 @@ type Agent struct {
 	Log      io.Writer
 	Now      func() time.Time
 
-	mu   sync.Mutex
-	sent map[string]string // app → the last available/held event sent
+	mu    sync.Mutex
+	sent  map[string]string // app → the last available/held event sent
+	logMu sync.Mutex
 }
 
 // Options select what a pass does.
@@ -78,10 +79,17 @@ func (g *Agent) now() time.Time {
 	return time.Now()
 }
 
-func (g *Agent) logf(format string, args ...any) {
-	if g.Log != nil {
-		fmt.Fprintf(g.Log, "%s %s\n", g.now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+func (g *Agent) logf(format string, args ...any) { logLine(&g.logMu, g.Log, g.now(), format, args...) }
+
+// logLine writes one timestamped line to w (nil: nowhere), one writer at a
+// time: passes, webhook jobs and the HTTP handler log concurrently.
+func logLine(mu *sync.Mutex, w io.Writer, now time.Time, format string, args ...any) {
+	if w == nil {
+		return
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	fmt.Fprintf(w, "%s %s\n", now.UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
 }
 
 // event sends an available or held event unless the same one was the last

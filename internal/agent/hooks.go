@@ -59,12 +59,7 @@ func (s *HookServer) now() time.Time {
 }
 
 func (s *HookServer) logf(format string, args ...any) {
-	if s.Log == nil {
-		return
-	}
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	fmt.Fprintf(s.Log, "%s %s\n", s.now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+	logLine(&s.logMu, s.Log, s.now(), format, args...)
 }
 
 // seenID records a delivery id of hook name and reports whether it was
@@ -252,12 +247,7 @@ func (j *Jobs) init() {
 }
 
 func (j *Jobs) logf(format string, args ...any) {
-	if j.Log == nil {
-		return
-	}
-	j.logMu.Lock()
-	defer j.logMu.Unlock()
-	fmt.Fprintf(j.Log, "%s %s\n", time.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+	logLine(&j.logMu, j.Log, time.Now(), format, args...)
 }
 
 // Request asks for a job for stack because tag was released. It never
