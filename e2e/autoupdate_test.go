@@ -130,6 +130,7 @@ func (h *hookSink) find(typ, app, to string) (notify.Event, bool) {
 
 type opView struct {
 	ID, From, To, State, Actor, Trigger, Snapshot, Error string
+	Started, Updated                                     time.Time
 }
 
 func history(t *testing.T, e *env, domain string) []opView {

@@ -323,19 +323,23 @@ func localBackupServer(e *env) backupServer {
 	return backupServer{e: e, name: "default", volumes: "/var/lib/docker/volumes"}
 }
 
-func TestBackupRestoreVerifyUpgrade(t *testing.T) {
+// localVault deploys the vault recipe's 0.1.0+1 as vault.<tag>.localhost on
+// this machine's daemon (server "default") with the backup-bot recipe fetched
+// for backups.<tag>.localhost, and removes both at the end of the test.
+func localVault(t *testing.T, tag string) (e *env, s backupServer, domain, stack, botDomain string) {
+	t.Helper()
 	run(t, repoRoot, filepath.Join(repoRoot, "scripts", "build-busybox-image.sh"))
 	botRepo, _ := backupBotRecipeRepo(t)
-	e := newEnv(t)
-	s := localBackupServer(e)
-	const domain, stack = "vault.bk.localhost", "vault_bk_localhost"
-	const botDomain, botStack = "backups.bk.localhost", "backups_bk_localhost"
+	e = newEnv(t)
+	s = localBackupServer(e)
+	domain, botDomain = "vault."+tag+".localhost", "backups."+tag+".localhost"
+	stack = strings.ReplaceAll(domain, ".", "_")
 	t.Cleanup(func() {
 		for _, d := range []string{domain, botDomain} {
 			e.abra("app", "undeploy", d)
 		}
 		waitStackGone(t, stack)
-		waitStackGone(t, botStack)
+		waitStackGone(t, strings.ReplaceAll(botDomain, ".", "_"))
 		for _, d := range []string{domain, botDomain} {
 			e.abra("app", "remove", d, "--force")
 		}
@@ -345,6 +349,12 @@ func TestBackupRestoreVerifyUpgrade(t *testing.T) {
 	e.mustAbra("recipe", "fetch", "vault", "--url", vaultRecipeRepo(t))
 	e.mustAbra("app", "new", "vault", "--server", "default", "--domain", domain, "-n")
 	e.mustAbra("app", "deploy", domain, "0.1.0+1", "-D", "-n")
+	return e, s, domain, stack, botDomain
+}
+
+func TestBackupRestoreVerifyUpgrade(t *testing.T) {
+	e, s, domain, stack, botDomain := localVault(t, "bk")
+	const botStack = "backups_bk_localhost"
 
 	// Without a backup service on the server the commands say how to get one.
 	if r := e.abra("app", "backup", "create", domain); r.code != 1 || !strings.Contains(r.stderr, "no backup service") || !strings.Contains(r.stderr, "abra app new backup-bot") {

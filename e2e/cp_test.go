@@ -14,14 +14,7 @@ func TestCpFollowsDockerCpRules(t *testing.T) {
 	repo := shellRecipeRepo(t)
 	e := newEnv(t)
 	const domain, stack = "cp.e2e.localhost", "cp_e2e_localhost"
-	t.Cleanup(func() {
-		e.abra("app", "undeploy", domain)
-		waitStackGone(t, stack)
-	})
-	e.mustAbra("server", "add", "--local")
-	e.mustAbra("recipe", "fetch", "shell", "--url", repo)
-	e.mustAbra("app", "new", "shell", "--server", "default", "--domain", domain, "-n")
-	e.mustAbra("app", "deploy", domain, "-n")
+	deployLocal(t, e, "shell", repo, domain)
 	ctr := docker(t, "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+stack+"_app")
 	sh := func(script string) string {
 		out, err := exec.Command(dockerBin(), "exec", ctr, "sh", "-c", script).CombinedOutput()

@@ -167,6 +167,30 @@ func TestSnapshotRelease(t *testing.T) {
 		}
 	})
 
+	t.Run("the CI image is released beside it", func(t *testing.T) {
+		i := slices.IndexFunc(b.images, func(i dist.Image) bool { return i.Name == "abra" })
+		if i < 0 || b.images[i].Ref != registry+"/abra/abra:"+b.version {
+			t.Fatalf("images.json has no abra image pushed as %s/abra/abra:%s: %+v", registry, b.version, b.images)
+		}
+		ref, err := name.ParseReference(b.images[i].Ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := remote.Image(ref, remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "arm64"}))
+		if err != nil {
+			t.Fatalf("pull %s: %v", ref, err)
+		}
+		files := imageFiles(t, img)
+		checkBinary(t, "usr/bin/abra", files["usr/bin/abra"].data, "linux", "arm64")
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := files["usr/bin/abra-ci"]; k.link != "/usr/bin/abra" || !slices.Equal(cf.Config.Entrypoint, []string{"/usr/bin/abra-ci"}) {
+			t.Errorf("usr/bin/abra-ci → %q, entrypoint %v: want the link to /usr/bin/abra as the entry point", k.link, cf.Config.Entrypoint)
+		}
+	})
+
 	t.Run("the registry has a multi-arch index with annotations", func(t *testing.T) {
 		ref, err := name.ParseReference(bot.Ref)
 		if err != nil {

@@ -53,6 +53,7 @@ func TestMain(m *testing.M) {
 		startSnapshots(tmp)
 	}
 	code := m.Run()
+	stopSwarm3() // the three-node test swarm, if a test started it (swarm3_test.go)
 	if snapshotBuilds.done != nil {
 		<-snapshotBuilds.done
 	}

@@ -47,6 +47,13 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 StrictModes no
 UsePAM no
+# bash run by sshd sources ~/.bashrc only as a top-level shell: this machine's
+# root .bashrc (pyenv) costs seconds per command under load, which a server's
+# root does not pay; SHLVL=1 makes the remote shell a second level.
+SetEnv SHLVL=1
+# Tests reach this one sshd as many servers at once (the far fleet: 11
+# handshakes at a time); real servers each have their own sshd.
+MaxStartups 100
 `, port, dir, dir, dir))
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatal(err)

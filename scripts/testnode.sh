@@ -5,6 +5,8 @@
 # sshd on port 22 of that address, where /run/docker.sock is this daemon's.
 #   testnode.sh up DIR AUTHORIZED_KEYS HOST_KEY   start it (idempotent)
 #   testnode.sh down DIR                          stop it and remove what up made
+#   testnode.sh restart-dockerd DIR               stop its dockerd and start it again
+#                                                 (a fault test's server restart)
 set -euo pipefail
 cmd=${1:?usage: testnode.sh up|down DIR ...}
 dir=${2:?usage: testnode.sh up|down DIR ...}
@@ -77,8 +79,28 @@ CONF
   echo "testnode: dockerd and sshd up at $ip" >&2
 }
 
+# restart_dockerd stops the node's dockerd (SIGTERM, as systemd does) and
+# starts it again in the node's namespaces; the socket is a new file, so the
+# bind mount sshd's sessions use is made again.
+restart_dockerd() {
+  pid=$(cat "$dir/docker.pid")
+  kill "$pid"
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then echo "testnode: dockerd $pid did not stop" >&2; exit 1; fi
+  sshd=$(cat "$dir/sshd.pid")
+  setsid nsenter --target "$sshd" --net --mount --uts sh -c "
+    dockerd --data-root '$dir/data' --exec-root '$dir/exec' -H 'unix://$dir/docker.sock' --pidfile '$dir/docker.pid' >>'$dir/dockerd.log' 2>&1 &
+    for i in \$(seq 1 200); do [ -S '$dir/docker.sock' ] && docker -H 'unix://$dir/docker.sock' info >/dev/null 2>&1 && break; sleep 0.1; done
+    umount /run/docker.sock 2>/dev/null || true
+    mount --bind '$dir/docker.sock' /run/docker.sock
+  " </dev/null >>"$dir/node.log" 2>&1
+  docker -H "unix://$dir/docker.sock" info >/dev/null || { echo "testnode: dockerd did not come back:" >&2; tail "$dir/dockerd.log" >&2; exit 1; }
+  echo "testnode: dockerd restarted" >&2
+}
+
 case "$cmd" in
   up) up "$@" ;;
   down) down ;;
-  *) echo "usage: testnode.sh up|down DIR ..." >&2; exit 2 ;;
+  restart-dockerd) restart_dockerd ;;
+  *) echo "usage: testnode.sh up|down|restart-dockerd DIR ..." >&2; exit 2 ;;
 esac

@@ -192,6 +192,24 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 				return fmt.Errorf("--schedule %q: %w", schedule, err)
 			}
 			ctx := cmd.Context()
+			stopCron, err := startCron(ctx, g.Cluster, os.Getenv, stderr)
+			if err != nil {
+				return err
+			}
+			defer stopCron()
+			hooks, err := loadHooks()
+			if err != nil {
+				return err
+			}
+			// A listener that dies ends the agent: swarm restarts it.
+			hooksDone := make(chan error, 1)
+			if hooks != nil {
+				serveHooks, err := listenHooks(ctx, hooks, g, stderr)
+				if err != nil {
+					return err
+				}
+				go func() { hooksDone <- serveHooks() }()
+			}
 			if _, err := g.Resume(ctx); err != nil {
 				fmt.Fprintln(stderr, "resume:", err)
 			}
@@ -201,6 +219,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 				select {
 				case <-ctx.Done():
 					return nil
+				case err := <-hooksDone:
+					if err == nil { // ctx ended
+						return nil
+					}
+					return fmt.Errorf("webhooks: %w", err)
 				case <-time.After(time.Until(next)):
 				}
 				if _, err := g.Pass(ctx, agent.Options{Trigger: "agent"}); err != nil {

@@ -29,12 +29,16 @@ const usage = `usage: backupbot <verb> [flags]
 verbs:
   daemon                                        back up every app on CRON_SCHEDULE (the default)
   create   --app S [--service SVC] [--tag T]…   back up an app now
-  ls       --app S                              list the app's snapshots
+  ls       --app S | --all                      list the app's snapshots (every app's)
   download --app S [--snapshot ID] [--volumes] [--secrets] [--include-path P]…   tar stream on stdout
   restore  --app S [--service SVC] [--snapshot ID]
   verify   --app S [--snapshot ID]              restic check + restore into scratch, compared with the manifest
   init                                          create the repository if it does not exist
   version
+
+On a swarm of several nodes, what must happen where an app's volumes live runs there as
+a one-off job of this image, started by the backup service with a node verb:
+  node-create | node-hooks | node-restore --spec SPEC
 
 --json writes JSON Lines events on stdout; otherwise progress goes to stderr and the result to stdout.
 `
@@ -65,18 +69,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	var o struct {
-		app, service, snapshot       string
+		app, service, snapshot, spec string
 		tags, include                list
 		volumes, secrets, jsonOutput bool
+		all                          bool
 	}
 	fs.StringVar(&o.app, "app", "", "the app's stack name")
 	fs.StringVar(&o.service, "service", "", "one service of the app")
 	fs.StringVar(&o.snapshot, "snapshot", "", "snapshot id (default: the app's latest)")
 	fs.Var(&o.tags, "tag", "extra snapshot tag (repeatable)")
+	fs.StringVar(&o.spec, "spec", "", "a node verb's work, as the backup service encodes it")
 	fs.Var(&o.include, "include-path", "path to download (repeatable)")
 	fs.BoolVar(&o.volumes, "volumes", false, "download the volumes")
 	fs.BoolVar(&o.secrets, "secrets", false, "download the services' current secrets")
 	fs.BoolVar(&o.jsonOutput, "json", false, "JSON Lines events on stdout")
+	fs.BoolVar(&o.all, "all", false, "ls: every app's snapshots")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -104,9 +111,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	needsApp := map[string]bool{"create": true, "ls": true, "download": true, "restore": true, "verify": true}
-	if _, ok := map[string]bool{"daemon": true, "init": true}[verb]; !ok && !needsApp[verb] {
+	nodeVerb := verb == backup.NodeCreate || verb == backup.NodeHooks || verb == backup.NodeRestore
+	if _, ok := map[string]bool{"daemon": true, "init": true}[verb]; !ok && !needsApp[verb] && !nodeVerb {
 		fmt.Fprint(stderr, usage)
 		return fail(fmt.Errorf("unknown verb %q", verb), 2)
+	}
+	if verb == "ls" && o.all {
+		needsApp["ls"] = false
 	}
 	if needsApp[verb] && o.app == "" {
 		return fail(errors.New(verb+" needs --app <stack name>"), 2)
@@ -123,6 +134,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer cluster.Close()
 	bot := cfg.NewBot()
 	bot.Cluster, bot.Reporter = cluster, rep
+	if nodeVerb {
+		// Its events, result and error are the output the coordinator reads.
+		bot.Reporter = backup.JSONLines(stdout)
+		if bot.ServeNodeVerb(ctx, verb, o.spec) != nil {
+			return 1
+		}
+		return 0
+	}
+	if verb == "create" || verb == "restore" || verb == "daemon" {
+		if err := multiNode(ctx, bot); err != nil {
+			return fail(err, 1)
+		}
+	}
 
 	var result any
 	switch verb {
@@ -140,7 +164,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		result, err = bot.Create(ctx, backup.CreateOptions{App: o.app, Service: o.service, Tags: o.tags})
 	case "ls":
 		var snaps []backup.Snapshot
-		if snaps, err = bot.AppSnapshots(ctx, o.app); err == nil {
+		if o.all {
+			snaps, err = bot.AllSnapshots(ctx)
+		} else {
+			snaps, err = bot.AppSnapshots(ctx, o.app)
+		}
+		if err == nil {
 			if snaps == nil {
 				snaps = []backup.Snapshot{}
 			}
@@ -164,4 +193,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	rep.Report(backup.Event{Event: backup.EventResult, Message: verb + " done", Data: result})
 	return 0
+}
+
+// multiNode gives the bot a way to run work on the other nodes of the swarm
+// (nodes may join while the daemon runs): one-off jobs copied from this
+// backup service. Outside a swarm service on a single node it is not needed.
+func multiNode(ctx context.Context, bot *backup.Bot) error {
+	info, err := bot.Cluster.Info(ctx)
+	if err != nil || !info.IsManager {
+		return nil // no swarm to ask: everything is here
+	}
+	host, _ := os.Hostname()
+	self, err := backup.FindSelf(ctx, bot.Cluster, host)
+	if err != nil {
+		if info.Nodes <= 1 {
+			return nil
+		}
+		return fmt.Errorf("this swarm has %d nodes, and the backup service cannot find its own service to run work on them: %w", info.Nodes, err)
+	}
+	bot.Nodes = &backup.SwarmNodes{Cluster: bot.Cluster, Self: self, Root: bot.VolumeRoot}
+	return nil
 }

@@ -279,6 +279,10 @@ func env(fx *fixture, tmpdir string, extra []string) []string {
 	e := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + fx.home,
+		// The operations journal records attempts too (a refused deploy is an
+		// operation that ended with its error); it lives outside the home
+		// whose files must stay as they were.
+		"XDG_STATE_HOME=" + filepath.Join(tmpdir, "state"),
 		"ABRA_DIR=" + fx.abra,
 		"TMPDIR=" + tmpdir,
 		"DOCKER_HOST=unix://" + filepath.Join(fx.root, "no-docker.sock"),

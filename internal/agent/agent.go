@@ -201,6 +201,9 @@ func (g *Agent) one(ctx context.Context, d deployedApp, o Options, fetched map[s
 	if ok {
 		rep.App = rec.Domain
 	}
+	if pol.Branch != "" {
+		return hold(update.Gate{Code: update.GateFollowsBranch, Reason: rep.App + " follows branch " + pol.Branch + " (" + policy.KeyBranch + "): pushes to it redeploy it, releases do not"}, "")
+	}
 	if !pol.Enabled && !o.Explicit && !o.DryRun {
 		return hold(update.Gate{Code: update.GateNotOptedIn, Reason: rep.App + " is not opted in (" + policy.KeyEnable + "=true in its env file turns automatic updates on)"}, "")
 	}

@@ -5,12 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/swarm/swarmtest"
 	"coopcloud.tech/abra/internal/update"
+	"coopcloud.tech/abra/internal/webhook"
 )
 
 const compose = `version: "3.8"
@@ -186,4 +188,95 @@ func TestUnfinishedOperationIsResumed(t *testing.T) {
 	if _, err := app.Lock(ctx, c, "a_example_org", "someone", 0, nil); err != nil {
 		t.Fatalf("the dead agent's lock was not released: %v", err)
 	}
+}
+
+// TestBranchPushRedeploysTheStagingApp: b follows branch main; a tag goes
+// to a (which follows releases), a push of main to b, at that commit.
+func TestBranchPushRedeploysTheStagingApp(t *testing.T) {
+	c, remote := fixture(t)
+	ctx := context.Background()
+	// The operator's ABRA_DIR is gone by now; b's env record is what counts.
+	opDir := t.TempDir()
+	git(t, opDir, "clone", "-q", remote, filepath.Join(opDir, "recipes", "web"))
+	write(t, filepath.Join(opDir, "servers", "srv", "b.example.org.env"), "TYPE=web\nDOMAIN=b.example.org\nAUTO_UPDATE_BRANCH=main\nAUTO_UPDATE_VERIFY=50ms\n")
+	store := app.Store{Root: opDir}
+	b, err := store.Get("b.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := strings.TrimSpace(gitOut(t, remote, "rev-parse", "HEAD"))
+	dep := &app.Deployer{Store: store, Cluster: c, Actor: "alice@laptop"}
+	if _, err := dep.Deploy(ctx, b, app.DeployOptions{Commit: head[:10], NoDomainChecks: true, Offline: true}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := app.DeployedState(ctx, c, "b_example_org")
+	if !st.Chaos || st.ChaosVersion != head[:8] {
+		t.Fatalf("deployed at a commit: %+v, want chaos version %s", st, head[:8])
+	}
+
+	g := &Agent{Cluster: c, Dir: t.TempDir(), Server: "srv", Actor: "abra-agent@srv"}
+	tag, err := g.MatchRecipe(ctx, webhook.Delivery{Event: webhook.Tag, Tag: "1.1.0+1.26", Repo: remote})
+	if err != nil || !slices.Equal(tag, []string{"a_example_org"}) {
+		t.Fatalf("a tag matches %v (%v), want only the app that follows releases", tag, err)
+	}
+	for _, br := range []string{"main", "other"} {
+		got, err := g.MatchRecipe(ctx, webhook.Delivery{Event: webhook.Push, Branch: br, Ref: "refs/heads/" + br, Repo: remote})
+		want := []string{"b_example_org"}
+		if br != "main" {
+			want = nil
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("a push of %s matches %v (%v), want %v", br, got, err, want)
+		}
+	}
+	// A scheduled pass leaves the staging app alone.
+	reps, err := g.Pass(ctx, Options{Trigger: "agent", Stack: "b_example_org"})
+	if err != nil || len(reps) != 1 || reps[0].Gate == nil || reps[0].Gate.Code != update.GateFollowsBranch {
+		t.Fatalf("pass over the staging app: %+v, %v", reps, err)
+	}
+
+	// A push to main.
+	write(t, filepath.Join(remote, "compose.yml"), strings.NewReplacer("VERSION", "1.27", "RELEASE", "1.1.0+1.26").Replace(compose))
+	git(t, remote, "commit", "-qam", "staging change")
+	pushed := strings.TrimSpace(gitOut(t, remote, "rev-parse", "HEAD"))
+	if err := g.WebhookJob(ctx, "b_example_org", Ref{Commit: pushed}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = app.DeployedState(ctx, c, "b_example_org")
+	if st.ChaosVersion != pushed[:8] {
+		t.Fatalf("after the push b runs %+v, want %s", st, pushed[:8])
+	}
+	svcs, _ := c.Services(ctx, "b_example_org")
+	if len(svcs) != 1 || !strings.HasPrefix(svcs[0].Spec.TaskTemplate.ContainerSpec.Image, "nginx:1.27") {
+		t.Fatalf("b's image after the push: %+v", svcs)
+	}
+	recs, _ := update.Records{Cluster: c}.List(ctx, "b_example_org")
+	if len(recs) != 1 || recs[0].State != update.Succeeded || recs[0].To != pushed || recs[0].From != head[:8] || recs[0].Trigger != "webhook" {
+		t.Fatalf("records: %+v", recs)
+	}
+	// The same commit again changes nothing; an unknown commit is an error.
+	if err := g.WebhookJob(ctx, "b_example_org", Ref{Commit: pushed}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.WebhookJob(ctx, "b_example_org", Ref{Commit: strings.Repeat("e", 40)}); err == nil || !strings.Contains(err.Error(), "no commit") {
+		t.Fatalf("unknown commit: %v", err)
+	}
+	if recs, _ := (update.Records{Cluster: c}).List(ctx, "b_example_org"); len(recs) != 1 {
+		t.Fatalf("records after the no-ops: %+v", recs)
+	}
+	// A branch job for an app that follows no branch is refused.
+	if err := g.BranchJob(ctx, "a_example_org", pushed); err == nil || !strings.Contains(err.Error(), "AUTO_UPDATE_BRANCH") {
+		t.Fatalf("branch job for a release app: %v", err)
+	}
+}
+
+func gitOut(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git %v: %v", args, err)
+	}
+	return string(out)
 }

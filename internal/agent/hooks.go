@@ -1,18 +1,22 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/recipe"
+	"coopcloud.tech/abra/internal/update"
+	"coopcloud.tech/abra/internal/update/policy"
 	"coopcloud.tech/abra/internal/webhook"
 )
 
@@ -29,6 +33,10 @@ const tagWindow = 10 * time.Minute
 // must not change once it serves.
 type HookServer struct {
 	Hooks map[string]webhook.Hook
+	// Explicit names the hooks whose tag pushes upgrade the matched apps
+	// even when they have not opted in (as 'kadabra upgrade <stack>' does);
+	// the other hooks respect each app's policy.
+	Explicit map[string]bool
 	// Match returns the stacks of the apps a delivery concerns; an error
 	// answers 500 and leaves the delivery id unrecorded, so that a
 	// redelivery is tried again. Agent.MatchRecipe is the agent's.
@@ -41,7 +49,7 @@ type HookServer struct {
 
 	mu    sync.Mutex
 	ids   map[string]*webhook.Dedup // hook name → delivery ids seen
-	tags  *webhook.Dedup            // hook, stack and tag seen within tagWindow
+	refs  *webhook.Dedup            // hook, stack and tag or commit seen within tagWindow
 	logMu sync.Mutex
 }
 
@@ -79,18 +87,18 @@ func (s *HookServer) seenID(name, id string, now time.Time) bool {
 	return d.Seen(id, now)
 }
 
-// seenTag records that hook name asked for a run of stack at tag and reports
-// whether it did so within tagWindow.
-func (s *HookServer) seenTag(name, stack, tag string, now time.Time) bool {
+// seenRef records that hook name asked for a run of stack at ref (a tag or
+// a commit) and reports whether it did so within tagWindow.
+func (s *HookServer) seenRef(name, stack, ref string, now time.Time) bool {
 	s.mu.Lock()
-	if s.tags == nil {
-		s.tags = webhook.NewDedup(0, tagWindow)
+	if s.refs == nil {
+		s.refs = webhook.NewDedup(0, tagWindow)
 	}
-	d := s.tags
+	d := s.refs
 	s.mu.Unlock()
 	// NUL appears in none of the three (hook names are configuration,
-	// stacks and tags are validated), so the key is unambiguous.
-	return d.Seen(name+"\x00"+stack+"\x00"+tag, now)
+	// stacks, tags and commits are validated), so the key is unambiguous.
+	return d.Seen(name+"\x00"+stack+"\x00"+ref, now)
 }
 
 // text answers with a short plain-text reason.
@@ -120,9 +128,10 @@ func reason(err error) string {
 
 // ServeHTTP handles one delivery: only POST to /hooks/<name> of a configured
 // hook. Answers: 405, 404, the status of webhook.Status for a delivery
-// Receive refuses or ignores, 200 for a delivery id (or a tag) already
-// handled, 202 for a branch push, and 202 with {"queued": [stacks],
-// "delivery": id} for a tag push.
+// Receive refuses or ignores, 200 for a delivery id (or a tag or commit)
+// already handled, 202 with a reason when nothing is queued, and 202 with
+// {"queued": [stacks], "delivery": id} for a tag push or a push of a branch
+// that staging apps follow.
 func (s *HookServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -147,22 +156,25 @@ func (s *HookServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		text(w, code, reason(err))
 		return
 	}
-	if d.Event != webhook.Tag {
-		if s.seenID(name, d.ID, now) {
-			text(w, http.StatusOK, "duplicate delivery, ignored")
+	// What a delivery asks for: a release (a tag that is a recipe version)
+	// for the apps that follow releases, or a commit for the staging apps
+	// that follow the pushed branch.
+	key, ref := d.Tag, Ref{Tag: d.Tag, Explicit: s.Explicit[name]}
+	if d.Event == webhook.Tag {
+		if _, err := recipe.ParseVersion(d.Tag); err != nil {
+			s.seenID(name, d.ID, now)
+			s.logf("hook %q: delivery %q: tag %q of %q is not a recipe version: nothing queued", name, d.ID, d.Tag, d.Repo)
+			text(w, http.StatusAccepted, "tag is not a recipe version, nothing queued")
 			return
 		}
-		// Branch pushes will redeploy staging apps that track a branch;
-		// until that lands they are acknowledged and do nothing.
-		s.logf("hook %q: delivery %q: push of branch %q of %q: nothing to do", name, d.ID, d.Branch, d.Repo)
-		text(w, http.StatusAccepted, "branch pushes redeploy nothing yet")
-		return
-	}
-	if _, err := recipe.ParseVersion(d.Tag); err != nil {
-		s.seenID(name, d.ID, now)
-		s.logf("hook %q: delivery %q: tag %q of %q is not a recipe version: nothing queued", name, d.ID, d.Tag, d.Repo)
-		text(w, http.StatusAccepted, "tag is not a recipe version, nothing queued")
-		return
+	} else {
+		if !recipe.IsCommitID(d.Commit) {
+			s.seenID(name, d.ID, now)
+			s.logf("hook %q: delivery %q: push of branch %q of %q names no commit: nothing queued", name, d.ID, d.Branch, d.Repo)
+			text(w, http.StatusAccepted, "push names no commit, nothing queued")
+			return
+		}
+		key, ref = d.Commit, Ref{Commit: d.Commit}
 	}
 	if s.Match == nil || s.Jobs == nil {
 		s.logf("hook %q: no Match or Jobs configured", name)
@@ -181,20 +193,31 @@ func (s *HookServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		text(w, http.StatusOK, "duplicate delivery, ignored")
 		return
 	}
+	if len(stacks) == 0 && d.Event != webhook.Tag {
+		s.logf("hook %q: delivery %q: no app follows branch %q of %q: nothing queued", name, d.ID, d.Branch, d.Repo)
+		text(w, http.StatusAccepted, "no app follows this branch, nothing queued")
+		return
+	}
+	s.queue(w, name, d, stacks, now, key, ref)
+}
+
+// queue asks Jobs for ref on each stack that hook name has not asked for
+// key (a tag, or a commit) within tagWindow, and answers.
+func (s *HookServer) queue(w http.ResponseWriter, name string, d webhook.Delivery, stacks []string, now time.Time, key string, ref Ref) {
 	queued := []string{}
 	for _, stack := range stacks {
-		if s.seenTag(name, stack, d.Tag, now) {
+		if s.seenRef(name, stack, key, now) {
 			continue
 		}
-		s.Jobs.Request(stack, d.Tag)
+		s.Jobs.Request(stack, ref)
 		queued = append(queued, stack)
 	}
 	if len(stacks) > 0 && len(queued) == 0 {
-		s.logf("hook %q: delivery %q: tag %q of %q already received: nothing queued", name, d.ID, d.Tag, d.Repo)
-		text(w, http.StatusOK, "duplicate tag, ignored")
+		s.logf("hook %q: delivery %q: %q of %q already received: nothing queued", name, d.ID, d.Ref, d.Repo)
+		text(w, http.StatusOK, "duplicate tag or commit, ignored")
 		return
 	}
-	s.logf("hook %q: delivery %q: tag %q of %q: queued %q", name, d.ID, d.Tag, d.Repo, queued)
+	s.logf("hook %q: delivery %q: %q of %q at %q: queued %q", name, d.ID, d.Ref, d.Repo, d.Commit, queued)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusAccepted)
@@ -213,7 +236,7 @@ type Jobs struct {
 	// pipeline then picks the newest release the app's policy allows, and
 	// the tag only decides whether another run is needed. A panic in Run is
 	// logged as its error.
-	Run      func(ctx context.Context, stack, tag string) error
+	Run      func(ctx context.Context, stack string, ref Ref) error
 	Parallel int
 	// Log receives a line per finished job and per ignored request; when
 	// it is shared with a HookServer it must be safe for concurrent use.
@@ -229,12 +252,24 @@ type Jobs struct {
 	logMu   sync.Mutex
 }
 
+// Ref is what a job was requested for: a released tag (the app's policy
+// picks the release; Explicit: as if an operator named the app), or a
+// commit of the branch a staging app follows.
+type Ref struct {
+	Tag      string
+	Commit   string
+	Explicit bool
+}
+
+func (r Ref) String() string { return cmp.Or(r.Tag, r.Commit) }
+
 // appJob is one app's state in Jobs; it is removed once the app has neither
 // a running nor a pending job.
 type appJob struct {
 	running    bool
-	runningTag recipe.Version // the tag of the running job
-	pending    string         // newest tag requested since; "" for none
+	runningRef Ref
+	runningTag recipe.Version // the running job's tag, parsed
+	pending    *Ref           // newest request since; nil for none
 	pendingTag recipe.Version
 	queued     bool // in Jobs.queue
 }
@@ -250,15 +285,24 @@ func (j *Jobs) logf(format string, args ...any) {
 	logLine(&j.logMu, j.Log, time.Now(), format, args...)
 }
 
-// Request asks for a job for stack because tag was released. It never
-// blocks on a running job: a request for an app whose job is pending or
-// running only raises the pending tag to the newest one, and a tag not
-// newer than the running job's is dropped. Requests made before Start wait
-// for it.
-func (j *Jobs) Request(stack, tag string) {
-	v, err := recipe.ParseVersion(tag)
-	if err != nil {
-		j.logf("%s: request for tag %q ignored: not a recipe version", stack, tag)
+// Request asks for a job for stack. It never blocks on a running job. A
+// tag request for an app whose job is pending or running only raises the
+// pending tag to the newest one (recipe.ParseVersion + Compare; a tag that
+// is no recipe version is ignored with a log line), and a tag not newer than
+// the running job's is dropped. A commit request replaces what is pending
+// (pushes arrive in order; the last one is the branch's head) unless it is
+// the running job's commit. Explicit is kept if any coalesced request had
+// it. Requests made before Start wait for it.
+func (j *Jobs) Request(stack string, ref Ref) {
+	var v recipe.Version
+	if ref.Commit == "" {
+		var err error
+		if v, err = recipe.ParseVersion(ref.Tag); err != nil {
+			j.logf("%s: request for tag %q ignored: not a recipe version", stack, ref.Tag)
+			return
+		}
+	} else if ref.Tag != "" || !recipe.IsCommitID(ref.Commit) {
+		j.logf("%s: request for commit %q ignored: not a commit id", stack, ref.String())
 		return
 	}
 	j.mu.Lock()
@@ -269,13 +313,21 @@ func (j *Jobs) Request(stack, tag string) {
 		a = &appJob{}
 		j.apps[stack] = a
 	}
+	p := a.pending
 	switch {
-	case a.pending != "" && v.Compare(a.pendingTag) <= 0:
+	case ref.Commit == "" && p != nil && p.Commit == "" && v.Compare(a.pendingTag) <= 0:
+		p.Explicit = p.Explicit || ref.Explicit
 		return // a newer or the same tag is pending already
-	case a.running && a.pending == "" && v.Compare(a.runningTag) <= 0:
+	case ref.Commit == "" && a.running && p == nil && a.runningRef.Commit == "" && v.Compare(a.runningTag) <= 0:
 		return // the running job saw this release already
+	case ref.Commit != "" && p != nil && p.Commit == ref.Commit,
+		ref.Commit != "" && a.running && p == nil && a.runningRef.Commit == ref.Commit:
+		return // that commit is pending or running already
 	}
-	a.pending, a.pendingTag = tag, v
+	if p != nil && p.Explicit {
+		ref.Explicit = true
+	}
+	a.pending, a.pendingTag = &ref, v
 	if !a.running && !a.queued {
 		a.queued = true
 		j.queue = append(j.queue, stack)
@@ -336,25 +388,25 @@ func (j *Jobs) work(ctx context.Context) {
 		stack := j.queue[0]
 		j.queue = j.queue[1:]
 		a := j.apps[stack]
-		tag := a.pending
-		a.queued, a.running, a.runningTag = false, true, a.pendingTag
-		a.pending, a.pendingTag = "", recipe.Version{}
+		ref := *a.pending
+		a.queued, a.running, a.runningRef, a.runningTag = false, true, ref, a.pendingTag
+		a.pending, a.pendingTag = nil, recipe.Version{}
 		j.running++
 		j.cond.Broadcast()
 		j.mu.Unlock()
 
 		start := time.Now()
-		err := j.run(ctx, stack, tag)
+		err := j.run(ctx, stack, ref)
 		if err != nil {
-			j.logf("%s: webhook job for tag %q failed after %s: %v", stack, tag, time.Since(start).Round(time.Millisecond), err)
+			j.logf("%s: webhook job for %q failed after %s: %v", stack, ref.String(), time.Since(start).Round(time.Millisecond), err)
 		} else {
-			j.logf("%s: webhook job for tag %q done (%s)", stack, tag, time.Since(start).Round(time.Millisecond))
+			j.logf("%s: webhook job for %q done (%s)", stack, ref.String(), time.Since(start).Round(time.Millisecond))
 		}
 
 		j.mu.Lock()
 		a.running = false
 		j.running--
-		if a.pending != "" {
+		if a.pending != nil {
 			a.queued = true
 			j.queue = append(j.queue, stack)
 		} else {
@@ -366,7 +418,7 @@ func (j *Jobs) work(ctx context.Context) {
 
 // run calls Run, turning a panic into an error so that the worker and the
 // app's state survive it.
-func (j *Jobs) run(ctx context.Context, stack, tag string) (err error) {
+func (j *Jobs) run(ctx context.Context, stack string, ref Ref) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
@@ -375,16 +427,20 @@ func (j *Jobs) run(ctx context.Context, stack, tag string) (err error) {
 	if j.Run == nil {
 		return errors.New("no Run configured")
 	}
-	return j.Run(ctx, stack, tag)
+	return j.Run(ctx, stack, ref)
 }
 
-// WebhookJob is the agent's Jobs.Run: one pass over stack with the trigger
-// "webhook". The pass plans from the app's policy as a scheduled pass does
-// (an app that is not opted in is held), so tag, which a forge sent, only
-// appears in the log. Errors are the pass's and the app's.
-func (g *Agent) WebhookJob(ctx context.Context, stack, tag string) error {
-	g.logf("%s: webhook: tag %q released", stack, tag)
-	reps, err := g.Pass(ctx, Options{Stack: stack, Trigger: "webhook"})
+// WebhookJob is the agent's Jobs.Run. For a tag: one pass over stack with
+// the trigger "webhook", planned from the app's policy as a scheduled pass
+// is (an app that is not opted in is held unless ref is Explicit), so the
+// tag itself only appears in the log. For a commit: BranchJob. Errors are
+// the pass's and the app's.
+func (g *Agent) WebhookJob(ctx context.Context, stack string, ref Ref) error {
+	if ref.Commit != "" {
+		return g.BranchJob(ctx, stack, ref.Commit)
+	}
+	g.logf("%s: webhook: tag %q released", stack, ref.Tag)
+	reps, err := g.Pass(ctx, Options{Stack: stack, Trigger: "webhook", Explicit: ref.Explicit})
 	if err != nil {
 		return err
 	}
@@ -396,10 +452,61 @@ func (g *Agent) WebhookJob(ctx context.Context, stack, tag string) error {
 	return nil
 }
 
+// BranchJob redeploys a staging app (AUTO_UPDATE_BRANCH) at commit, on the
+// update pipeline (lock, backup when the app has backups, deploy, verify,
+// rollback to the commit it ran). The commit must be in the recipe's
+// repository once fetched; a commit the app runs already changes nothing.
+func (g *Agent) BranchJob(ctx context.Context, stack, commit string) error {
+	apps, err := g.deployed(ctx)
+	if err != nil {
+		return fmt.Errorf("list apps on %s: %w", g.Server, err)
+	}
+	i := slices.IndexFunc(apps, func(d deployedApp) bool { return d.stack == stack })
+	if i < 0 {
+		return fmt.Errorf("no deployed app with stack %s on %s", stack, g.Server)
+	}
+	d := apps[i]
+	pol, err := policy.FromLabels(stack, d.labels)
+	if err != nil {
+		return err
+	}
+	if pol.Branch == "" {
+		return fmt.Errorf("%s follows no branch (%s is not set)", stack, policy.KeyBranch)
+	}
+	rec, ok, err := app.LoadEnvRecord(ctx, g.Cluster, stack)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s was deployed by an abra that keeps no env record on the server; deploy it once with this abra", stack)
+	}
+	a, repo, err := g.materialise(ctx, rec, map[string]bool{})
+	if err != nil {
+		return err
+	}
+	full, err := repo.ResolveCommit(commit)
+	if err != nil {
+		return fmt.Errorf("%s: %w", rec.Domain, err)
+	}
+	if update.Runs(d.state, full) {
+		g.logf("%s: webhook: runs %s of %s already", rec.Domain, full, pol.Branch)
+		return nil
+	}
+	from := d.state.Version
+	if d.state.Chaos {
+		from = strings.TrimSuffix(d.state.ChaosVersion, "+U")
+	}
+	g.logf("%s: webhook: push to %s: %s → %s", rec.Domain, pol.Branch, cmp.Or(from, "?"), full)
+	_, err = g.runner("webhook", rec.Domain).Run(ctx, update.Job{App: a, From: from, To: full, Policy: pol})
+	return err
+}
+
 // MatchRecipe is the agent's HookServer.Match: the stacks of the deployed
 // apps whose env record names d.Repo as the recipe's remote (compared as
 // sameRepo does), or, for a record without a remote, whose recipe is named
-// like the repository. An app whose env record cannot be read is skipped
+// like the repository. A tag matches the apps that follow releases; a
+// branch push matches the staging apps that follow that branch
+// (AUTO_UPDATE_BRANCH). An app whose env record cannot be read is skipped
 // with a log line: the scheduled pass still covers it.
 func (g *Agent) MatchRecipe(ctx context.Context, d webhook.Delivery) ([]string, error) {
 	if d.Repo == "" {
@@ -411,6 +518,14 @@ func (g *Agent) MatchRecipe(ctx context.Context, d webhook.Delivery) ([]string, 
 	}
 	var stacks []string
 	for _, a := range apps {
+		pol, err := policy.FromLabels(a.stack, a.labels)
+		if err != nil {
+			g.logf("%s: webhook: skipped: %v", a.stack, err)
+			continue
+		}
+		if d.Event == webhook.Tag && pol.Branch != "" || d.Event != webhook.Tag && (pol.Branch == "" || pol.Branch != d.Branch) {
+			continue
+		}
 		rec, ok, err := app.LoadEnvRecord(ctx, g.Cluster, a.stack)
 		if err != nil {
 			g.logf("%s: webhook: skipped: %v", a.stack, err)

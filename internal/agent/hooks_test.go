@@ -63,7 +63,10 @@ func tagCreate(id, tag string) *http.Request {
 }
 
 // call is one call of a fakeRun.
-type call struct{ stack, tag string }
+type call struct {
+	stack, tag string // tag or commit
+	explicit   bool
+}
 
 // fakeRun records its calls and how many run at once, per app and in all.
 // Each call blocks until gate is closed (a nil gate never blocks) and
@@ -90,7 +93,7 @@ func raise(max *atomic.Int32, n int32) {
 	}
 }
 
-func (f *fakeRun) Run(ctx context.Context, stack, tag string) error {
+func (f *fakeRun) Run(ctx context.Context, stack string, ref Ref) error {
 	f.mu.Lock()
 	if f.perApp == nil {
 		f.perApp = map[string]*atomic.Int32{}
@@ -100,7 +103,7 @@ func (f *fakeRun) Run(ctx context.Context, stack, tag string) error {
 		c = new(atomic.Int32)
 		f.perApp[stack] = c
 	}
-	f.calls = append(f.calls, call{stack, tag})
+	f.calls = append(f.calls, call{stack, ref.String(), ref.Explicit})
 	f.mu.Unlock()
 
 	n := c.Add(1)
@@ -219,7 +222,7 @@ func TestHookTagPushQueuesEveryMatchedApp(t *testing.T) {
 	h.srv.Jobs.Wait()
 	got := h.run.Calls()
 	slices.SortFunc(got, func(a, b call) int { return strings.Compare(a.stack, b.stack) })
-	want := []call{{"a_example_org", "1.1.0+1.26"}, {"b_example_org", "1.1.0+1.26"}}
+	want := []call{{"a_example_org", "1.1.0+1.26", false}, {"b_example_org", "1.1.0+1.26", false}}
 	if !slices.Equal(got, want) {
 		t.Errorf("runs %v, want %v", got, want)
 	}
@@ -291,7 +294,7 @@ func TestHookPushAndCreateOfOneTagRunOnce(t *testing.T) {
 	h.srv.Jobs.Wait()
 	h.clock.Add(30)
 	w := h.serve(tagCreate("d2", "1.1.0+1.26"))
-	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "duplicate tag, ignored") {
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "duplicate tag or commit, ignored") {
 		t.Errorf("create delivery: %d %q", w.Code, w.Body.String())
 	}
 	h.srv.Jobs.Wait()
@@ -376,8 +379,8 @@ func TestJobsRunAppsConcurrently(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			// Requests before Start wait for it.
-			jobs.Request("a_example_org", "1.1.0+1.26")
-			jobs.Request("b_example_org", "1.1.0+1.26")
+			jobs.Request("a_example_org", Ref{Tag: "1.1.0+1.26"})
+			jobs.Request("b_example_org", Ref{Tag: "1.1.0+1.26"})
 			jobs.Start(ctx)
 
 			<-run.started
@@ -417,20 +420,20 @@ func TestJobsRunOnceMoreOnlyForANewerTag(t *testing.T) {
 	defer cancel()
 	jobs.Start(ctx)
 
-	jobs.Request("a", "1.0.5+1")
+	jobs.Request("a", Ref{Tag: "1.0.5+1"})
 	<-run.started
-	jobs.Request("a", "1.0.3+1")    // older than the running job
-	jobs.Request("a", "1.0.5+1")    // the running job's
-	jobs.Request("a", "latest")     // not a recipe version
-	jobs.Request("a", "1.0.7+1")    // newer: one more run
-	jobs.Request("a", "1.0.6+1")    // older than the pending one
-	jobs.Request("a", "1.0.10+1")   // newest: replaces the pending one
-	jobs.Request("a", "v1.0.9+1")   // older, spelt with a v
-	jobs.Request("b", "not-a-tag!") // ignored too
+	jobs.Request("a", Ref{Tag: "1.0.3+1"})    // older than the running job
+	jobs.Request("a", Ref{Tag: "1.0.5+1"})    // the running job's
+	jobs.Request("a", Ref{Tag: "latest"})     // not a recipe version
+	jobs.Request("a", Ref{Tag: "1.0.7+1"})    // newer: one more run
+	jobs.Request("a", Ref{Tag: "1.0.6+1"})    // older than the pending one
+	jobs.Request("a", Ref{Tag: "1.0.10+1"})   // newest: replaces the pending one
+	jobs.Request("a", Ref{Tag: "v1.0.9+1"})   // older, spelt with a v
+	jobs.Request("b", Ref{Tag: "not-a-tag!"}) // ignored too
 	close(run.gate)
 	jobs.Wait()
 
-	want := []call{{"a", "1.0.5+1"}, {"a", "1.0.10+1"}}
+	want := []call{{"a", "1.0.5+1", false}, {"a", "1.0.10+1", false}}
 	if got := run.Calls(); !slices.Equal(got, want) {
 		t.Errorf("runs %v, want %v", got, want)
 	}
@@ -440,7 +443,7 @@ func TestJobsRunOnceMoreOnlyForANewerTag(t *testing.T) {
 
 	// After the app's jobs ended, the same tag runs again: only the
 	// HookServer remembers tags, for its window.
-	jobs.Request("a", "1.0.10+1")
+	jobs.Request("a", Ref{Tag: "1.0.10+1"})
 	jobs.Wait()
 	if got := run.Calls(); len(got) != 3 {
 		t.Errorf("runs %v, want three", got)
@@ -450,7 +453,7 @@ func TestJobsRunOnceMoreOnlyForANewerTag(t *testing.T) {
 func TestJobsSurviveAPanickingRun(t *testing.T) {
 	log := &syncBuffer{}
 	var n atomic.Int32
-	jobs := &Jobs{Log: log, Run: func(ctx context.Context, stack, tag string) error {
+	jobs := &Jobs{Log: log, Run: func(ctx context.Context, stack string, ref Ref) error {
 		if n.Add(1) == 1 {
 			panic("boom")
 		}
@@ -459,9 +462,9 @@ func TestJobsSurviveAPanickingRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	jobs.Start(ctx)
-	jobs.Request("a", "1.0.0+1")
+	jobs.Request("a", Ref{Tag: "1.0.0+1"})
 	jobs.Wait()
-	jobs.Request("a", "1.0.1+1")
+	jobs.Request("a", Ref{Tag: "1.0.1+1"})
 	jobs.Wait()
 	if n.Load() != 2 || !strings.Contains(log.String(), "panic: boom") {
 		t.Errorf("%d runs, log:\n%s", n.Load(), log)
@@ -473,9 +476,9 @@ func TestJobsWaitReturnsAfterTheContextEnds(t *testing.T) {
 	jobs := &Jobs{Run: run.Run}
 	ctx, cancel := context.WithCancel(context.Background())
 	jobs.Start(ctx)
-	jobs.Request("a", "1.0.0+1")
+	jobs.Request("a", Ref{Tag: "1.0.0+1"})
 	<-run.started
-	jobs.Request("a", "1.0.1+1") // pending, never started
+	jobs.Request("a", Ref{Tag: "1.0.1+1"}) // pending, never started
 	cancel()
 	done := make(chan struct{})
 	go func() { jobs.Wait(); close(done) }()
@@ -489,15 +492,71 @@ func TestJobsWaitReturnsAfterTheContextEnds(t *testing.T) {
 	}
 }
 
-func TestHookBranchPushQueuesNothing(t *testing.T) {
+func TestHookBranchPushQueuesTheCommit(t *testing.T) {
 	h := newHarness(t, 1, "a_example_org")
-	w := h.serve(giteaDelivery("push", "d1", giteaPushBody("refs/heads/main")))
-	if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), "branch pushes redeploy nothing yet") {
+	resp := decodeQueued(t, h.serve(giteaDelivery("push", "d1", giteaPushBody("refs/heads/main"))))
+	if !slices.Equal(resp.Queued, []string{"a_example_org"}) {
+		t.Fatalf("queued %v", resp.Queued)
+	}
+	h.srv.Jobs.Wait()
+	// The same commit again under another id (a redelivery with a new id,
+	// or a replayed body): nothing more.
+	if w := h.serve(giteaDelivery("push", "d2", giteaPushBody("refs/heads/main"))); w.Code != http.StatusOK {
+		t.Errorf("same commit again: %d %q", w.Code, w.Body.String())
+	}
+	h.srv.Jobs.Wait()
+	want := []call{{"a_example_org", hookSHA, false}}
+	if calls := h.run.Calls(); !slices.Equal(calls, want) {
+		t.Errorf("runs %v, want %v", calls, want)
+	}
+}
+
+func TestHookBranchPushFollowedByNobodyQueuesNothing(t *testing.T) {
+	h := newHarness(t, 1) // Match finds no app following the branch
+	w := h.serve(giteaDelivery("push", "d1", giteaPushBody("refs/heads/feature")))
+	if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), "no app follows this branch") {
 		t.Errorf("branch push: %d %q", w.Code, w.Body.String())
 	}
 	h.srv.Jobs.Wait()
-	if calls := h.run.Calls(); len(calls) != 0 || h.match.calls.Load() != 0 {
-		t.Errorf("runs %v, %d matches, want none", calls, h.match.calls.Load())
+	if calls := h.run.Calls(); len(calls) != 0 {
+		t.Errorf("runs %v, want none", calls)
+	}
+}
+
+func TestHookExplicitHookMarksItsRequests(t *testing.T) {
+	h := newHarness(t, 1, "a_example_org")
+	h.srv.Explicit = map[string]bool{"recipes": true}
+	decodeQueued(t, h.serve(tagPush("d1", "1.1.0+1.26")))
+	h.srv.Jobs.Wait()
+	want := []call{{"a_example_org", "1.1.0+1.26", true}}
+	if calls := h.run.Calls(); !slices.Equal(calls, want) {
+		t.Errorf("runs %v, want %v", calls, want)
+	}
+}
+
+func TestJobsCoalesceCommits(t *testing.T) {
+	run := &fakeRun{gate: make(chan struct{}), started: make(chan string, 10)}
+	jobs := &Jobs{Run: run.Run}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	jobs.Start(ctx)
+	c1, c2, c3 := strings.Repeat("1", 40), strings.Repeat("2", 40), strings.Repeat("3", 40)
+	jobs.Request("a", Ref{Commit: c1})
+	<-run.started
+	jobs.Request("a", Ref{Commit: c1})           // the running job's
+	jobs.Request("a", Ref{Commit: c2})           // pending
+	jobs.Request("a", Ref{Commit: c3})           // the branch moved on: replaces c2
+	jobs.Request("a", Ref{Commit: "main"})       // not a commit id
+	jobs.Request("a", Ref{Tag: "x", Commit: c2}) // both: refused
+	jobs.Request("b", Ref{Tag: "1.0.0+1"})       // another app, a tag
+	jobs.Request("b", Ref{Tag: "1.0.0+1", Explicit: true})
+	close(run.gate)
+	jobs.Wait()
+	got := run.Calls()
+	slices.SortStableFunc(got, func(x, y call) int { return strings.Compare(x.stack, y.stack) })
+	want := []call{{"a", c1, false}, {"a", c3, false}, {"b", "1.0.0+1", true}}
+	if !slices.Equal(got, want) {
+		t.Errorf("runs %v, want %v", got, want)
 	}
 }
 

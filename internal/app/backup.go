@@ -215,6 +215,20 @@ func (b *Backups) List(ctx context.Context, a *App) ([]Snapshot, error) {
 	return res.Snapshots, nil
 }
 
+// ListServer returns the snapshots of every app of the server's backup
+// service, oldest first, each naming its app's stack: one call for a
+// server's view (the dashboard's last backup per app).
+func (b *Backups) ListServer(ctx context.Context, server string) ([]Snapshot, error) {
+	var res struct {
+		Snapshots []Snapshot `json:"snapshots"`
+	}
+	if err := b.call(ctx, &App{Server: server}, "ls", []string{"--all"}, &res); err != nil {
+		return nil, fmt.Errorf("list the snapshots of server %s: %w", server, err)
+	}
+	slices.SortStableFunc(res.Snapshots, func(x, y Snapshot) int { return x.Time.Compare(y.Time) })
+	return res.Snapshots, nil
+}
+
 // Latest returns the newest snapshot carrying all the tags (any, when none).
 func Latest(snaps []Snapshot, tags ...string) (Snapshot, bool) {
 	for i := len(snaps) - 1; i >= 0; i-- {
@@ -304,7 +318,11 @@ func (b *Backups) call(ctx context.Context, a *App, verb string, args []string, 
 	if err != nil {
 		return err
 	}
-	cmd := append([]string{BackupBinary, verb, "--app", a.StackName()}, args...)
+	cmd := []string{BackupBinary, verb}
+	if a.Domain != "" {
+		cmd = append(cmd, "--app", a.StackName())
+	}
+	cmd = append(cmd, args...)
 	cmd = append(cmd, "--json")
 	var (
 		result  *BackupEvent
@@ -468,4 +486,27 @@ func NeedsPreUpgradeBackup(ctx context.Context, c swarm.Cluster, a *App) (take b
 			"deploy the backup-bot recipe on this server ('abra app new backup-bot ...') so that upgrades take a verified backup first"), nil
 	}
 	return true, nil, nil
+}
+
+// BackupNotes passes the backup service's events on to BackupObserver (nil:
+// none) and its steps, hooks, warnings and errors, not its progress, to Note
+// (an operations journal's notes: a front end journals backups this way).
+type BackupNotes struct {
+	BackupObserver
+	Note func(step, msg string)
+}
+
+// BackupEvent implements BackupObserver.
+func (n BackupNotes) BackupEvent(e BackupEvent) {
+	if n.BackupObserver != nil {
+		n.BackupObserver.BackupEvent(e)
+	}
+	switch e.Event {
+	case "step", "hook", "warning", "error":
+		msg := e.Message
+		if e.Service != "" {
+			msg = e.Service + ": " + msg
+		}
+		n.Note(e.Event, msg)
+	}
 }

@@ -389,3 +389,18 @@ func TestNeedsPreUpgradeBackup(t *testing.T) {
 		t.Fatalf("backups not enabled: %v %v %v", need, warn, err)
 	}
 }
+
+func TestBackupListServerAsksForEveryAppsSnapshotsOnce(t *testing.T) {
+	c := backupCluster(t)
+	c.ExecFunc = script(0, "", `{"event":"result","data":{"snapshots":[`+
+		`{"id":"b2","short_id":"b2","time":"2026-12-02T10:00:00Z","app":"blog_example_org","tags":[]},`+
+		`{"id":"a1","short_id":"a1","time":"2026-12-01T10:00:00Z","app":"app_example_org","tags":[]}]}}`)
+	snaps, err := (&Backups{Cluster: c}).ListServer(context.Background(), "default")
+	if err != nil || len(snaps) != 2 || snaps[0].ID != "a1" || snaps[1].App != "blog_example_org" {
+		t.Fatalf("ListServer = %+v, %v", snaps, err)
+	}
+	ex := execs(c)
+	if len(ex) != 1 || !strings.Contains(ex[0], BackupBinary+" ls --all --json") || strings.Contains(ex[0], "--app") {
+		t.Fatalf("execs = %v, want one 'ls --all --json' without --app", ex)
+	}
+}

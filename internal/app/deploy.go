@@ -39,6 +39,7 @@ const DefaultTimeout = 300 * time.Second
 type DeployOptions struct {
 	Version          string // explicit version; "" means pinned, else latest
 	Chaos            bool   // deploy the recipe's work tree as it is
+	Commit           string // deploy this commit of the recipe's clone (a chaos deploy that leaves the work tree alone)
 	Force            bool   // redeploy the same version
 	IgnoreEnvVersion bool   // ignore the version pinned in the env file
 	NoConvergeChecks bool   // do not wait for the services to converge
@@ -46,6 +47,9 @@ type DeployOptions struct {
 	DryRun           bool   // only compute what would change
 	Upgrade          bool   // run POST_UPGRADE_CMDS instead of POST_DEPLOY_CMDS
 	Offline          bool   // do not ask the registry for image digests
+	// Timeout bounds the wait for convergence; 0 means the
+	// coop-cloud.<stack>.timeout label, else DefaultTimeout.
+	Timeout time.Duration
 }
 
 // DeployResult says what was deployed.
@@ -75,6 +79,9 @@ type Deployer struct {
 	Locked bool
 	// Actor names who deploys in the env record (default: Holder()).
 	Actor string
+	// NoNodeGrace is how long a task may wait for a node no ready node
+	// satisfies the constraints of before the deploy fails (stack.WaitOptions).
+	NoNodeGrace time.Duration
 }
 
 func (d *Deployer) note(stepName, format string, args ...any) {
@@ -109,14 +116,22 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 				version = a.PinnedVersion()
 			}
 			var err error
-			src, err = d.Store.CheckoutApp(ctx, a, version, o.Chaos)
+			if o.Commit != "" {
+				src, err = d.Store.CheckoutAppCommit(ctx, a, o.Commit)
+			} else {
+				src, err = d.Store.CheckoutApp(ctx, a, version, o.Chaos)
+			}
 			if err != nil {
 				return err
 			}
 			res.Version = src.Version
 			if src.Chaos {
 				res.Chaos = src.ChaosVersion()
-				d.note("check out recipe", "%s work tree at %s (chaos)", src.Recipe, res.Chaos)
+				where := "work tree"
+				if o.Commit != "" {
+					where = "commit"
+				}
+				d.note("check out recipe", "%s %s at %s (chaos)", src.Recipe, where, res.Chaos)
 			} else {
 				d.note("check out recipe", "%s %s", src.Recipe, src.Version)
 			}
@@ -147,8 +162,14 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 			if err != nil {
 				return err
 			}
+			if err := CheckJobs(a, src, loaded.Config); err != nil {
+				return err
+			}
 			setAbraLabels(loaded.Config, a, src, policy)
 			timeout = stackTimeout(loaded.Config, a.StackName())
+			if o.Timeout > 0 {
+				timeout = o.Timeout
+			}
 			spec, err = stack.Plan(a.StackName(), loaded.Config)
 			return err
 		}},
@@ -165,7 +186,7 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 					return err
 				}
 			}
-			if o.Chaos || (o.Force && o.Version != "") {
+			if o.Chaos || o.Commit != "" || (o.Force && o.Version != "") {
 				return nil
 			}
 			deployed, err := DeployedState(ctx, d.Cluster, a.StackName())
@@ -204,9 +225,13 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 			if snap, err = stack.TakeSnapshot(ctx, d.Cluster, a.StackName()); err != nil {
 				return err
 			}
-			ids, err = stack.Apply(ctx, d.Cluster, spec, stack.DeployOptions{QueryRegistry: !o.Offline}, func(e stack.Event) {
+			ids, err = stack.Apply(ctx, d.Cluster, spec, stack.DeployOptions{QueryRegistry: !o.Offline, JobWait: timeout}, func(e stack.Event) {
 				if e.Action == "warn" {
 					d.note("apply stack", "warning: %s: %s", e.Name, strings.Join(strings.Fields(e.Detail), " "))
+					return
+				}
+				if e.Detail != "" { // a scheduled job's replicas kept, or waited for
+					d.note("apply stack", "%s %s %s: %s", e.Action, e.Kind, e.Name, e.Detail)
 					return
 				}
 				d.note("apply stack", "%s %s %s", e.Action, e.Kind, e.Name)
@@ -224,6 +249,9 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 			}
 			d.noteLogs(ctx, a, nc.Services)
 			if !snap.Existed() {
+				if nc.NoNode {
+					return hint.With(err, noNodeRemedy+fmt.Sprintf("; remove what was created with 'abra app undeploy %s'", a.Domain))
+				}
 				return hint.With(err, fmt.Sprintf("inspect with 'abra app ps %s' and 'abra app logs %s'; remove what was created with 'abra app undeploy %s'", a.Domain, a.Domain, a.Domain))
 			}
 			return d.restore(ctx, a, snap, timeout, err, res)
@@ -236,7 +264,9 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 			if err := d.Store.Update(ctx, a, func(env *envfile.File) error {
 				return (&App{Env: env}).Pin(src.Version)
 			}); err != nil {
-				return err
+				// The env file is replaced atomically: it still pins what it did.
+				return hint.With(fmt.Errorf("%s runs %s, but the env file still pins %s: %w", a.Domain, src.Version, cmp.Or(a.PinnedVersion(), "no version"), err),
+					fmt.Sprintf("fix the cause (disk space, permissions), then record the running version with 'abra app sync %s'", a.Domain))
 			}
 		}
 		// The server keeps what was deployed, for the update agent.
@@ -291,10 +321,10 @@ func (d *Deployer) lockStep(a *App) step.Step {
 			wait = 10 * time.Minute
 		}
 		unlock, err := Lock(ctx, d.Cluster, a.StackName(), Holder(), wait, func(holder string, since time.Time) {
-			d.note("lock app", "waiting: %s has been working on %s since %s", holder, a.Domain, since.Local().Format(time.TimeOnly))
+			d.note("lock app", "waiting: %s has been working on %s since %s ('abra app lock %s' shows it)", holder, a.Domain, since.Local().Format(time.TimeOnly), a.Domain)
 		})
 		if err != nil {
-			return err
+			return LockHint(err, a.Domain)
 		}
 		d.unlock = unlock
 		return nil
@@ -334,10 +364,21 @@ func (d *Deployer) wait(ctx context.Context, a *App, ids []string, opts stack.Wa
 		}
 		d.note("wait for convergence", "%s", strings.Join(parts, ", "))
 	}
+	opts.NoNodeGrace = d.NoNodeGrace
+	opts.Lost = func(err error) {
+		if err == nil {
+			d.note("wait for convergence", "the server answers again")
+			return
+		}
+		d.note("wait for convergence", "lost contact with the server (%v); waiting for it up to the timeout (%s)", err, opts.Timeout)
+	}
 	err := stack.Wait(ctx, d.Cluster, a.StackName(), ids, opts)
 	var nc *stack.NotConvergedError
 	if errors.As(err, &nc) {
 		res.Services = nc.Services
+	}
+	if errors.Is(err, stack.ErrLostContact) {
+		return hint.With(err, fmt.Sprintf("what was applied stays applied and swarm goes on without abra: once the server answers, see how %s runs with 'abra app ps %s', and deploy again with --force if it did not converge", a.Domain, a.Domain))
 	}
 	return err
 }
@@ -346,6 +387,12 @@ func (d *Deployer) wait(ctx context.Context, a *App, ids []string, opts stack.Wa
 // old version runs again. The result is still an error: the deploy failed.
 func (d *Deployer) restore(ctx context.Context, a *App, before stack.Snapshot, timeout time.Duration, cause error, res *DeployResult) error {
 	d.note("wait for convergence", "putting the previous version back")
+	if errors.Is(cause, stack.ErrNoSuitableNode) {
+		// swarmkit's updater waits for the old task to stop before it starts
+		// the new one (stop-first), up to a minute; one that never had a node
+		// never reports it stopped.
+		d.note("wait for convergence", "swarm waits up to a minute for the task that never had a node before it starts the previous version's")
+	}
 	ids, err := stack.Restore(ctx, d.Cluster, a.StackName(), before, func(e stack.Event) {
 		d.note("wait for convergence", "%s %s %s", e.Action, e.Kind, e.Name)
 	})
@@ -353,12 +400,19 @@ func (d *Deployer) restore(ctx context.Context, a *App, before stack.Snapshot, t
 		err = d.wait(ctx, a, ids, stack.WaitOptions{Timeout: timeout, Before: before, Restoring: true}, res)
 	}
 	if err != nil {
-		return hint.With(fmt.Errorf("%w; putting the previous version back failed too: %v", cause, err),
+		return hint.With(fmt.Errorf("%w; %w: %v", cause, ErrRollbackFailed, err),
 			fmt.Sprintf("redeploy the version in %s with 'abra app deploy %s --force', and inspect with 'abra app ps %s'", a.Path, a.Domain, a.Domain))
 	}
-	return hint.With(fmt.Errorf("%w; the previous version was put back and runs again", cause),
+	if errors.Is(cause, stack.ErrNoSuitableNode) {
+		return hint.With(fmt.Errorf("%w; %w", cause, ErrRolledBack), noNodeRemedy+"; the previous version runs and the env file still names it")
+	}
+	return hint.With(fmt.Errorf("%w; %w", cause, ErrRolledBack),
 		fmt.Sprintf("see why with 'abra app logs %s'; the env file still names the previous version", a.Domain))
 }
+
+// noNodeRemedy is the hint for a deploy no node could run: swarm places a
+// task only on a node that satisfies every constraint.
+const noNodeRemedy = "no node satisfies the service's placement constraints: give a node what they ask for ('docker node update --label-add KEY=VALUE <node>' on a manager, or add a node), or change the constraints, then deploy again; 'docker node ls' on a manager lists the nodes"
 
 // noteLogs shows the last log lines of the services that did not converge.
 func (d *Deployer) noteLogs(ctx context.Context, a *App, statuses []stack.ServiceStatus) {

@@ -31,7 +31,7 @@ func Undeploy(ctx context.Context, c swarm.Cluster, a *App, notify func(stack.Ev
 	}
 	unlock, err := Lock(ctx, c, a.StackName(), Holder(), 10*time.Minute, nil)
 	if err != nil {
-		return err
+		return LockHint(err, a.Domain)
 	}
 	defer unlock()
 	if err := stack.Remove(ctx, c, a.StackName(), notify); err != nil {
@@ -105,12 +105,16 @@ func Remove(ctx context.Context, c swarm.Cluster, a *App, l Leftovers) error {
 type Task struct {
 	Service string `json:"service"`
 	Image   string `json:"image"`
-	Node    string `json:"node"`
+	Node    string `json:"node"` // the node's ID ("" while the task waits for a node)
 	State   string `json:"state"`
 	Desired string `json:"desired"`
 	Since   string `json:"since"`
 	Error   string `json:"error,omitempty"`
 	Health  string `json:"health,omitempty"`
+	// Hostname is the node's; NodeTrouble says it cannot run tasks now:
+	// "down" (a task's state is then swarm's last word on it), "drained".
+	Hostname    string `json:"hostname,omitempty"`
+	NodeTrouble string `json:"node_trouble,omitempty"`
 }
 
 // Tasks lists the app's current tasks (those meant to run, and recent failures).
@@ -131,6 +135,10 @@ func Tasks(ctx context.Context, c swarm.Cluster, a *App) ([]Task, error) {
 	for _, ct := range containers {
 		health[ct.ID] = ct.Health
 	}
+	nodes, err := nodesByID(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	var out []Task
 	for _, t := range tasks {
 		if t.DesiredState != mobyswarm.TaskStateRunning && t.Status.State != mobyswarm.TaskStateFailed && t.Status.State != mobyswarm.TaskStateRejected {
@@ -145,6 +153,9 @@ func Tasks(ctx context.Context, c swarm.Cluster, a *App) ([]Task, error) {
 		}
 		if t.Status.ContainerStatus != nil {
 			row.Health = health[t.Status.ContainerStatus.ContainerID]
+		}
+		if n, ok := nodes[t.NodeID]; ok {
+			row.Hostname, row.NodeTrouble = n.Hostname, nodeTrouble(n)
 		}
 		out = append(out, row)
 	}

@@ -27,6 +27,12 @@ func Secrets(ctx context.Context, store Store, c swarm.Cluster, a *App, chaos bo
 		return nil, err
 	}
 	defer src.Close()
+	return SourceSecrets(ctx, c, a, src)
+}
+
+// SourceSecrets lists the app's secrets as the source declares them, marking
+// those that exist on the server.
+func SourceSecrets(ctx context.Context, c swarm.Cluster, a *App, src *Source) ([]secret.Secret, error) {
 	loaded, err := LoadCompose(a, src)
 	if err != nil {
 		return nil, err

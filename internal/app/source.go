@@ -93,6 +93,48 @@ func (s Store) CheckoutApp(ctx context.Context, a *App, version string, chaos bo
 	return s.Checkout(ctx, a.Recipe(), version, chaos)
 }
 
+// CheckoutAppCommit is CheckoutCommit of the recipe the app's env file names.
+func (s Store) CheckoutAppCommit(ctx context.Context, a *App, commit string) (*Source, error) {
+	if err := a.checkRecipe(); err != nil {
+		return nil, err
+	}
+	return s.CheckoutCommit(ctx, a.Recipe(), commit)
+}
+
+// CheckoutCommit exports one commit of the recipe's clone (a full or
+// abbreviated hash, e.g. a branch push's) to a temporary directory. It is a
+// chaos source, labelled with the commit as a deploy of that work tree would
+// be, but the clone's own work tree is never touched.
+func (s Store) CheckoutCommit(ctx context.Context, name, commit string) (*Source, error) {
+	repo, err := s.OpenRecipe(name)
+	if err != nil {
+		return nil, err
+	}
+	full, err := repo.ResolveCommit(commit)
+	if err != nil {
+		return nil, hint.With(fmt.Errorf("recipe %s: %w", name, err), "fetch the recipe ('abra recipe fetch "+name+"') or name a commit it has")
+	}
+	return export(ctx, repo, &Source{Recipe: name, Chaos: true, Commit: full}, full)
+}
+
+// export exports rev of repo into a temporary directory as src's files; the
+// shared clone is never switched.
+func export(ctx context.Context, repo *recipe.Repo, src *Source, rev string) (*Source, error) {
+	dir, err := os.MkdirTemp("", "abra-"+guard.RecipeDirName(src.Recipe)+"-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { _ = os.RemoveAll(dir) }
+	dest := filepath.Join(dir, guard.RecipeDirName(src.Recipe))
+	if err := repo.Export(ctx, rev, dest); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("recipe %s: check out %s: %w", src.Recipe, rev, err)
+	}
+	src.Dir, src.cleanup = dest, cleanup
+	src.Remote, _ = repo.Origin()
+	return src, nil
+}
+
 func (a *App) checkRecipe() error {
 	if a.Recipe() != "" {
 		return nil
@@ -136,16 +178,5 @@ func (s Store) Checkout(ctx context.Context, name, version string, chaos bool) (
 	if err != nil {
 		return nil, hint.With(fmt.Errorf("recipe %s: %w", name, err), "list versions with 'abra recipe versions "+name+"'")
 	}
-	dir, err := os.MkdirTemp("", "abra-"+guard.RecipeDirName(name)+"-")
-	if err != nil {
-		return nil, err
-	}
-	cleanup := func() { _ = os.RemoveAll(dir) }
-	dest := filepath.Join(dir, guard.RecipeDirName(name))
-	if err := repo.Export(ctx, rel.Tag, dest); err != nil {
-		cleanup()
-		return nil, fmt.Errorf("recipe %s: check out %s: %w", name, rel.Tag, err)
-	}
-	origin, _ := repo.Origin()
-	return &Source{Recipe: name, Dir: dest, Version: rel.Tag, Commit: rel.Commit, Remote: origin, cleanup: cleanup}, nil
+	return export(ctx, repo, &Source{Recipe: name, Version: rel.Tag, Commit: rel.Commit}, rel.Tag)
 }

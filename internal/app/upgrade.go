@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/recipe"
+	"coopcloud.tech/abra/internal/swarm"
 )
 
 // Direction says whether a version change goes up (upgrade) or down (rollback).
@@ -109,4 +111,50 @@ func MajorChange(current string, target recipe.Release) bool {
 		return false
 	}
 	return cur.Recipe().Major() != target.Version.Recipe().Major()
+}
+
+// VersionChange is the plan of an upgrade or a rollback: the release the
+// server runs, the releases in that direction and the one chosen.
+type VersionChange struct {
+	Current    string
+	Candidates []recipe.Release
+	Target     recipe.Release
+}
+
+// PlanVersionChange chooses the target of an upgrade (Up) or a rollback
+// (Down) of a deployed app among the releases of its recipe's clone (want:
+// a named version, "" for the newest or the previous one). It fetches
+// nothing: a front end fetches first if it may.
+func (s Store) PlanVersionChange(ctx context.Context, c swarm.Cluster, a *App, dir Direction, want string) (VersionChange, error) {
+	verb := dir.verb()
+	repo, err := s.AppRecipe(a)
+	if err != nil {
+		return VersionChange{}, err
+	}
+	if want != "" { // a version that does not exist is refused before the server is asked
+		if _, err := repo.Find(want); err != nil {
+			return VersionChange{}, hint.With(fmt.Errorf("%s %s: recipe %s: %w", verb, a.Domain, a.Recipe(), err), "list versions with 'abra recipe versions "+a.Recipe()+"'")
+		}
+	}
+	st, err := DeployedState(ctx, c, a.StackName())
+	if err != nil {
+		return VersionChange{}, err
+	}
+	if !st.Deployed {
+		return VersionChange{}, hint.With(fmt.Errorf("%s %s: %w", verb, a.Domain, ErrNotDeployed), "deploy it first with 'abra app deploy "+a.Domain+"'")
+	}
+	vc := VersionChange{Current: st.Release(a)}
+	if vc.Current == "" {
+		return VersionChange{}, hint.With(fmt.Errorf("%s %s: the deployed version is unknown (chaos deploy without a pinned version)", verb, a.Domain),
+			"deploy a release with 'abra app deploy "+a.Domain+" <version>'")
+	}
+	rels, err := repo.Versions()
+	if err != nil {
+		return VersionChange{}, err
+	}
+	if vc.Candidates, err = Candidates(rels, vc.Current, dir); err != nil {
+		return VersionChange{}, err
+	}
+	vc.Target, err = Pick(vc.Candidates, want, dir)
+	return vc, err
 }

@@ -61,8 +61,12 @@ type Bot struct {
 	StartTimeout  time.Duration // services scaled back run (and are healthy) within (default 5m)
 	// VerifyReadData is passed to restic check: "" structure only, "all", or a subset like "10%".
 	VerifyReadData string
-	Poll           time.Duration // default 1s
-	Now            func() time.Time
+	// Nodes runs the work of services whose volumes live on another node of a
+	// multi-node swarm (their hooks and volumes) on that node; nil: every
+	// service is this node's (a single-node swarm).
+	Nodes NodeRunner
+	Poll  time.Duration // default 1s
+	Now   func() time.Time
 }
 
 func (b *Bot) root() string  { return or(b.VolumeRoot, DefaultVolumeRoot) }
@@ -252,12 +256,15 @@ type CreateOptions struct {
 
 // CreateResult is the result of Create.
 type CreateResult struct {
-	SnapshotID string   `json:"snapshot_id"`
-	Services   []string `json:"services"`
-	Paths      []string `json:"paths"`
-	Files      int64    `json:"files"`
-	Bytes      int64    `json:"bytes"`
-	DataAdded  int64    `json:"data_added"`
+	SnapshotID string `json:"snapshot_id"`
+	// Snapshots are every snapshot the backup took: one per node holding the
+	// app's volumes (SnapshotID is the first).
+	Snapshots []string `json:"snapshots,omitempty"`
+	Services  []string `json:"services"`
+	Paths     []string `json:"paths"`
+	Files     int64    `json:"files"`
+	Bytes     int64    `json:"bytes"`
+	DataAdded int64    `json:"data_added"`
 }
 
 // Create backs the app up: pre-hooks, manifest, restic backup, post-hooks.
@@ -291,7 +298,26 @@ func (b *Bot) notify(kind, msg string) {
 }
 
 func (b *Bot) create(ctx context.Context, o CreateOptions) (*CreateResult, error) {
-	var svcs []Service
+	if b.Nodes != nil {
+		svcs, err := b.services(ctx, o.App, o.Service)
+		if err != nil {
+			return nil, fmt.Errorf("back up %s: %w", o.App, err)
+		}
+		groups, err := b.placement(ctx, o.App, svcs)
+		if err != nil {
+			return nil, fmt.Errorf("back up %s: %w", o.App, err)
+		}
+		if len(groups) > 1 || !groups[0].local {
+			return b.createAcross(ctx, o, groups)
+		}
+	}
+	return b.createOn(ctx, o, nil)
+}
+
+// createOn backs up the services given (nil: those the labels name) on this
+// node: their hooks run in this node's containers, their volumes are read here.
+func (b *Bot) createOn(ctx context.Context, o CreateOptions, given []Service) (*CreateResult, error) {
+	svcs := given
 	var prev *Manifest
 	var manifest *Manifest
 	var paths []string
@@ -322,9 +348,11 @@ func (b *Bot) create(ctx context.Context, o CreateOptions) (*CreateResult, error
 
 	err := step.Run(ctx, obs,
 		step.Step{Name: "read labels", Run: func(ctx context.Context) error {
-			var err error
-			if svcs, err = b.services(ctx, o.App, o.Service); err != nil {
-				return err
+			if svcs == nil {
+				var err error
+				if svcs, err = b.services(ctx, o.App, o.Service); err != nil {
+					return err
+				}
 			}
 			for _, s := range svcs {
 				for _, p := range s.Paths() {
@@ -533,16 +561,27 @@ func (b *Bot) AppSnapshots(ctx context.Context, stack string) ([]Snapshot, error
 		if !mine {
 			continue
 		}
-		snap := Snapshot{ID: s.ID, ShortID: s.ShortID, Time: s.Time, App: stack, Services: []string{}, Tags: s.Tags, Paths: s.Paths}
-		if snap.Tags == nil {
-			snap.Tags = []string{}
-		}
+		out = append(out, snapshotOf(stack, s))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out, nil
+}
+
+// AllSnapshots lists the snapshots this service took of every app (by their
+// app tag), oldest first: one repository read for a whole server's view.
+func (b *Bot) AllSnapshots(ctx context.Context) ([]Snapshot, error) {
+	all, err := b.Restic.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []Snapshot{}
+	for _, s := range all {
 		for _, t := range s.Tags {
-			if name, ok := strings.CutPrefix(t, tagService); ok {
-				snap.Services = append(snap.Services, name)
+			if stack, ok := strings.CutPrefix(t, tagApp); ok {
+				out = append(out, snapshotOf(stack, s))
+				break
 			}
 		}
-		out = append(out, snap)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out, nil
@@ -682,4 +721,18 @@ func first(s []string, n int) []string {
 		return s[:n]
 	}
 	return s
+}
+
+// snapshotOf is restic's snapshot as one of the app's.
+func snapshotOf(stack string, s ResticSnapshot) Snapshot {
+	snap := Snapshot{ID: s.ID, ShortID: s.ShortID, Time: s.Time, App: stack, Services: []string{}, Tags: s.Tags, Paths: s.Paths}
+	if snap.Tags == nil {
+		snap.Tags = []string{}
+	}
+	for _, t := range s.Tags {
+		if name, ok := strings.CutPrefix(t, tagService); ok {
+			snap.Services = append(snap.Services, name)
+		}
+	}
+	return snap
 }

@@ -683,3 +683,17 @@ func TestDownloadWaitsForResticToExit(t *testing.T) {
 		t.Fatalf("downloaded tar: %v, %v", h, err)
 	}
 }
+
+func TestAllSnapshotsListsEveryAppByItsTag(t *testing.T) {
+	r := newRig(t, nil)
+	r.restic.snaps = []ResticSnapshot{
+		{ID: "3", ShortID: "3", Time: time.Unix(30, 0), Tags: []string{TagCoopCloud, tagApp + "blog_example_org", tagService + "app"}},
+		{ID: "1", ShortID: "1", Time: time.Unix(10, 0), Tags: []string{TagCoopCloud, tagApp + "app_example_org", TagSafety}},
+		{ID: "2", ShortID: "2", Time: time.Unix(20, 0), Hostname: "someone-else", Tags: []string{"manual"}},
+	}
+	snaps, err := r.bot.AllSnapshots(context.Background())
+	if err != nil || len(snaps) != 2 || snaps[0].App != "app_example_org" || snaps[1].App != "blog_example_org" ||
+		!slices.Equal(snaps[1].Services, []string{"app"}) || !snaps[0].HasTag(TagSafety) {
+		t.Fatalf("AllSnapshots = %+v, %v", snaps, err)
+	}
+}

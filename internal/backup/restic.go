@@ -158,19 +158,26 @@ func (r *Restic) run(ctx context.Context, stdout io.Writer, args ...string) erro
 
 // Init creates the repository unless it exists. It reports whether it created one.
 func (r *Restic) Init(ctx context.Context) (bool, error) {
-	err := r.Runner.Run(ctx, io.Discard, "--json", "cat", "config")
-	var ee *ExitError
-	switch {
-	case err == nil:
-		return false, nil
-	case errors.As(err, &ee) && ee.Code == resticExitNoRepo:
-	default:
-		return false, fmt.Errorf("open repository: %w", err)
+	if ok, err := r.Exists(ctx); ok || err != nil {
+		return false, err
 	}
 	if err := r.run(ctx, io.Discard, "init"); err != nil {
 		return false, fmt.Errorf("init repository: %w", err)
 	}
 	return true, nil
+}
+
+// Exists reports whether the repository exists (and opens with the password).
+func (r *Restic) Exists(ctx context.Context) (bool, error) {
+	err := r.Runner.Run(ctx, io.Discard, "--json", "cat", "config")
+	var ee *ExitError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &ee) && ee.Code == resticExitNoRepo:
+		return false, nil
+	}
+	return false, fmt.Errorf("open repository: %w", err)
 }
 
 // BackupSummary is restic's summary of a backup.
@@ -278,6 +285,15 @@ func ShortID(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// ShortIDs is ShortID of each.
+func ShortIDs(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = ShortID(id)
+	}
+	return out
 }
 
 // RestoreSummary is restic's summary of a restore.

@@ -23,7 +23,10 @@ type RestoreOptions struct {
 
 // RestoreResult is the result of Restore.
 type RestoreResult struct {
-	SnapshotID       string   `json:"snapshot_id"`
+	SnapshotID string `json:"snapshot_id"`
+	// Snapshots are the snapshots restored when the app's volumes live on
+	// several nodes (one each); SnapshotID is the first.
+	Snapshots        []string `json:"snapshots,omitempty"`
 	SafetySnapshotID string   `json:"safety_snapshot_id"`
 	Services         []string `json:"services"`
 	Paths            []string `json:"paths"`
@@ -44,8 +47,7 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 	}
 	defer unlock()
 	var svcs, stop []Service
-	var snap Snapshot
-	var paths []string
+	var groups []nodeGroup
 	res := &RestoreResult{}
 	obs := observer{b}
 	replicas := map[string]uint64{} // swarm name → replicas before the restore
@@ -65,26 +67,23 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 					return err
 				}
 			}
-			if snap, err = b.FindSnapshot(ctx, o.App, o.Snapshot); err != nil {
+			if groups, err = b.placement(ctx, o.App, svcs); err != nil {
 				return err
 			}
-			res.SnapshotID, res.Services = snap.ID, serviceNames(svcs)
-			for _, s := range svcs {
-				for _, v := range s.Volumes {
-					for _, p := range snap.Paths {
-						if p == v.Paths[0] || isUnder(p, volumeDir(b.root(), v)) {
-							paths = append(paths, p)
-						}
-					}
-				}
+			if groups, err = b.restoreSources(ctx, o, groups); err != nil {
+				return err
 			}
-			slices.Sort(paths)
-			paths = slices.Compact(paths)
-			if len(paths) == 0 {
-				return fmt.Errorf("snapshot %s holds no path of %s (it has %s)", snap.ShortID, strings.Join(serviceNames(svcs), ", "), strings.Join(snap.Paths, ", "))
+			svcs = nil
+			for _, g := range groups {
+				svcs = append(svcs, g.svcs...)
+				res.Paths = append(res.Paths, g.paths...)
+				res.Snapshots = append(res.Snapshots, g.snap.ID)
+				obs.Note("find snapshot", fmt.Sprintf("snapshot %s of %s%s: %s", g.snap.ShortID, g.snap.Time.Format(time.RFC3339), g.on(), strings.Join(g.paths, ", ")))
 			}
-			res.Paths = paths
-			obs.Note("find snapshot", fmt.Sprintf("snapshot %s of %s: %s", snap.ShortID, snap.Time.Format(time.RFC3339), strings.Join(paths, ", ")))
+			res.SnapshotID, res.Services = groups[0].snap.ID, serviceNames(svcs)
+			if len(res.Snapshots) == 1 {
+				res.Snapshots = nil
+			}
 			return nil
 		}},
 		step.Step{Name: "safety snapshot", Run: func(ctx context.Context) error {
@@ -93,19 +92,32 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 				return hint.With(fmt.Errorf("safety snapshot of the current data: %w", err), "nothing was changed; fix the cause and restore again")
 			}
 			res.SafetySnapshotID = cr.SnapshotID
-			res.GoBack = fmt.Sprintf("abra app restore <domain> --snapshot %s", ShortID(cr.SnapshotID))
-			if o.Service != "" {
-				res.GoBack = fmt.Sprintf("abra app restore <domain> %s --snapshot %s", o.Service, ShortID(cr.SnapshotID))
+			var back []string
+			ids := cr.Snapshots
+			if len(ids) == 0 {
+				ids = []string{cr.SnapshotID}
 			}
-			obs.Note("safety snapshot", "current data saved as snapshot "+ShortID(cr.SnapshotID))
+			for _, id := range ids {
+				if o.Service != "" {
+					back = append(back, fmt.Sprintf("abra app restore <domain> %s --snapshot %s", o.Service, ShortID(id)))
+				} else {
+					back = append(back, fmt.Sprintf("abra app restore <domain> --snapshot %s", ShortID(id)))
+				}
+				obs.Note("safety snapshot", "current data saved as snapshot "+ShortID(id))
+			}
+			res.GoBack = strings.Join(back, " && ")
 			return nil
 		}},
 		step.Step{Name: "restore pre-hooks", Run: func(ctx context.Context) error {
-			for _, s := range svcs {
-				if s.RestorePreHook != "" {
-					if _, err := b.runHookIfRunning(ctx, "restore pre-hooks", o.App, s, "restore pre-hook", s.RestorePreHook); err != nil {
-						return err
+			for _, g := range groups {
+				var hooks []NodeHook
+				for _, s := range g.svcs {
+					if s.RestorePreHook != "" {
+						hooks = append(hooks, NodeHook{Step: "restore pre-hooks", Service: s.Name, Kind: "restore pre-hook", Command: s.RestorePreHook, IfRunning: true})
 					}
+				}
+				if err := b.hooksOn(ctx, o.App, g, hooks); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -118,29 +130,17 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 			return b.waitStopped(ctx, o.App, stop, replicas)
 		}},
 		step.Step{Name: "restore volumes", Run: func(ctx context.Context) error {
-			for _, p := range paths {
-				// A volume's root is a directory; a path label may name a file.
-				if !isVolumeRoot(b.root(), p) {
-					kind, err := b.Restic.NodeType(ctx, snap.ID, p)
-					if err != nil {
+			for _, g := range groups {
+				if g.local {
+					if err := b.restorePaths(ctx, g.snap.ID, g.paths); err != nil {
 						return err
 					}
-					if kind != "dir" {
-						if err := b.Restic.RestoreFile(ctx, snap.ID, p); err != nil {
-							return err
-						}
-						obs.Note("restore volumes", p+": restored")
-						continue
-					}
+					continue
 				}
-				if err := os.MkdirAll(p, 0o755); err != nil {
-					return fmt.Errorf("restore %s: %w", p, err)
-				}
-				sum, err := b.Restic.Restore(ctx, snap.ID, p, p, true)
-				if err != nil {
+				spec := NodeSpec{App: o.App, Services: g.svcs, Snapshot: g.snap.ID, Paths: g.paths}
+				if _, err := b.Nodes.RunOnNode(ctx, g.node, NodeRestore, spec, b.report); err != nil {
 					return err
 				}
-				obs.Note("restore volumes", fmt.Sprintf("%s: %d files restored, %d unchanged, %d deleted", p, sum.FilesRestored, sum.FilesSkipped, sum.FilesDeleted))
 			}
 			return nil
 		}},
@@ -152,18 +152,17 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 			return b.waitRunning(ctx, o.App, stop, replicas)
 		}},
 		step.Step{Name: "restore post-hooks", Run: func(ctx context.Context) error {
-			for _, s := range svcs {
-				if s.RestorePostHook == "" {
-					continue
-				}
-				if n, ok := replicas[s.SwarmName]; ok && n == 0 {
-					// Scaled to 0 before the restore, and left so.
-					if _, err := b.runHookIfRunning(ctx, "restore post-hooks", o.App, s, "restore post-hook", s.RestorePostHook); err != nil {
-						return err
+			for _, g := range groups {
+				var hooks []NodeHook
+				for _, s := range g.svcs {
+					if s.RestorePostHook == "" {
+						continue
 					}
-					continue
+					// Scaled to 0 before the restore, and left so: run it only if something runs.
+					n, ok := replicas[s.SwarmName]
+					hooks = append(hooks, NodeHook{Step: "restore post-hooks", Service: s.Name, Kind: "restore post-hook", Command: s.RestorePostHook, IfRunning: ok && n == 0})
 				}
-				if err := b.runHook(ctx, "restore post-hooks", o.App, s, "restore post-hook", s.RestorePostHook); err != nil {
+				if err := b.hooksOn(ctx, o.App, g, hooks); err != nil {
 					return err
 				}
 			}
@@ -185,6 +184,100 @@ func (b *Bot) Restore(ctx context.Context, o RestoreOptions) (*RestoreResult, er
 		return nil, err
 	}
 	return res, nil
+}
+
+// restoreSources chooses each node group's snapshot and the paths of its
+// services in it. On one node: the snapshot named, or the app's latest. On
+// several: the snapshot named restores the groups whose paths it holds; by
+// default each group gets the latest snapshot holding all its services.
+func (b *Bot) restoreSources(ctx context.Context, o RestoreOptions, groups []nodeGroup) ([]nodeGroup, error) {
+	if len(groups) == 1 || o.Snapshot != "" {
+		snap, err := b.FindSnapshot(ctx, o.App, o.Snapshot)
+		if err != nil {
+			return nil, err
+		}
+		var out []nodeGroup
+		var names []string
+		for _, g := range groups {
+			names = append(names, serviceNames(g.svcs)...)
+			g.snap, g.paths = snap, snapshotPaths(b.root(), snap, g.svcs)
+			if len(g.paths) > 0 {
+				out = append(out, g)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("snapshot %s holds no path of %s (it has %s)", snap.ShortID, strings.Join(names, ", "), strings.Join(snap.Paths, ", "))
+		}
+		return out, nil
+	}
+	snaps, err := b.AppSnapshots(ctx, o.App)
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range groups {
+		for j := len(snaps) - 1; j >= 0 && groups[i].paths == nil; j-- {
+			s := snaps[j]
+			lacks := slices.ContainsFunc(g.svcs, func(sv Service) bool { return !s.HasTag(tagService + sv.Name) })
+			if s.HasTag(TagSafety) || lacks {
+				continue
+			}
+			if p := snapshotPaths(b.root(), s, g.svcs); len(p) > 0 {
+				groups[i].snap, groups[i].paths = s, p
+			}
+		}
+		if groups[i].paths == nil {
+			return nil, hint.With(fmt.Errorf("%w of %s%s in the repository", ErrNoSnapshot, strings.Join(serviceNames(g.svcs), ", "), g.on()),
+				"take one with 'abra app backup create <domain>', or name one with --snapshot")
+		}
+	}
+	return groups, nil
+}
+
+// snapshotPaths lists the snapshot's paths that belong to the services' volumes.
+func snapshotPaths(root string, snap Snapshot, svcs []Service) []string {
+	var paths []string
+	for _, s := range svcs {
+		for _, v := range s.Volumes {
+			for _, p := range snap.Paths {
+				if p == v.Paths[0] || isUnder(p, volumeDir(root, v)) {
+					paths = append(paths, p)
+				}
+			}
+		}
+	}
+	slices.Sort(paths)
+	return slices.Compact(paths)
+}
+
+// restorePaths puts the paths back from the snapshot on this node, exactly:
+// files the snapshot lacks are deleted.
+func (b *Bot) restorePaths(ctx context.Context, snapshot string, paths []string) error {
+	obs := observer{b}
+	for _, p := range paths {
+		// A volume's root is a directory; a path label may name a file.
+		if !isVolumeRoot(b.root(), p) {
+			kind, err := b.Restic.NodeType(ctx, snapshot, p)
+			if err != nil {
+				return err
+			}
+			if kind != "dir" {
+				if err := b.Restic.RestoreFile(ctx, snapshot, p); err != nil {
+					return err
+				}
+				obs.Note("restore volumes", p+": restored")
+				continue
+			}
+		}
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("restore %s: %w", p, err)
+		}
+		sum, err := b.Restic.Restore(ctx, snapshot, p, p, true)
+		if err != nil {
+			return err
+		}
+		obs.Note("restore volumes", fmt.Sprintf("%s: %d files restored, %d unchanged, %d deleted", p, sum.FilesRestored, sum.FilesSkipped, sum.FilesDeleted))
+	}
+	return nil
 }
 
 func volumeDir(root string, v Volume) string { return root + "/" + v.Source }
@@ -248,28 +341,38 @@ func (b *Bot) scale(ctx context.Context, stack string, svcs []Service, replicas 
 }
 
 // waitStopped waits until the containers of the services scaled down stopped.
+// waitStopped and waitRunning read the services' tasks, which the manager
+// knows on every node (containers are only this node's).
 func (b *Bot) waitStopped(ctx context.Context, stack string, svcs []Service, replicas map[string]uint64) error {
 	return b.waitFor(ctx, orDur(b.StopTimeout, 2*time.Minute), "stop", func() (bool, string, error) {
-		cs, err := b.Cluster.Containers(ctx, stack)
+		tasks, err := b.Cluster.Tasks(ctx, stack)
 		if err != nil {
 			return false, "", err
 		}
 		var running []string
-		for _, c := range cs {
-			for _, s := range svcs {
-				_, scaled := replicas[s.SwarmName]
-				if scaled && c.Labels[ServiceNameLabel] == s.SwarmName && (c.State == "running" || c.State == "restarting" || c.State == "removing") {
-					running = append(running, s.Name)
-				}
+		for _, s := range svcs {
+			_, scaled := replicas[s.SwarmName]
+			if scaled && slices.ContainsFunc(tasks, func(t mobyswarm.Task) bool { return t.ServiceID == s.ID && !ended(t.Status.State) }) {
+				running = append(running, s.Name)
 			}
 		}
 		return len(running) == 0, "still running: " + strings.Join(running, ", "), nil
 	})
 }
 
+// ended reports whether a task in this state has no container that runs or will.
+func ended(st mobyswarm.TaskState) bool {
+	switch st {
+	case mobyswarm.TaskStateComplete, mobyswarm.TaskStateShutdown, mobyswarm.TaskStateFailed,
+		mobyswarm.TaskStateRejected, mobyswarm.TaskStateRemove, mobyswarm.TaskStateOrphaned:
+		return true
+	}
+	return false
+}
+
 func (b *Bot) waitRunning(ctx context.Context, stack string, svcs []Service, replicas map[string]uint64) error {
 	return b.waitFor(ctx, orDur(b.StartTimeout, 5*time.Minute), "start", func() (bool, string, error) {
-		cs, err := b.Cluster.Containers(ctx, stack)
+		tasks, err := b.Cluster.Tasks(ctx, stack)
 		if err != nil {
 			return false, "", err
 		}
@@ -280,8 +383,9 @@ func (b *Bot) waitRunning(ctx context.Context, stack string, svcs []Service, rep
 				continue
 			}
 			n := uint64(0)
-			for _, c := range cs {
-				if c.Labels[ServiceNameLabel] == s.SwarmName && c.State == "running" && (c.Health == "" || c.Health == "healthy") {
+			for _, t := range tasks {
+				// Swarm reports a task with a healthcheck running once it is healthy.
+				if t.ServiceID == s.ID && t.DesiredState == mobyswarm.TaskStateRunning && t.Status.State == mobyswarm.TaskStateRunning {
 					n++
 				}
 			}

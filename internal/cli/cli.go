@@ -17,6 +17,7 @@ import (
 
 	"coopcloud.tech/abra/internal/cli/appcmd"
 	"coopcloud.tech/abra/internal/cli/cataloguecmd"
+	"coopcloud.tech/abra/internal/cli/cicmd"
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/cli/recipecmd"
 	"coopcloud.tech/abra/internal/cli/servercmd"
@@ -95,7 +96,9 @@ func NewRootCmd(f *command.Factory) *cobra.Command {
 		servercmd.NewCmd(f),
 		recipecmd.NewCmd(f),
 		cataloguecmd.NewCmd(f),
+		cicmd.NewCmd(f, Run),
 		newSelfUpgradeCmd(f, nil),
+		newDashboardCmd(f, nil),
 	)
 	refuseUnknownSubcommands(root)
 	addCompletion(root, f)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
@@ -13,10 +14,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	mobyswarm "github.com/moby/moby/api/types/swarm"
 
+	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/journal"
 	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/swarm/swarmtest"
 	"coopcloud.tech/abra/internal/ui"
@@ -781,5 +785,210 @@ func TestAppNewFromAGitURL(t *testing.T) {
 	// recipe fetch of the same URL fetches into the same clone.
 	if code, _, stderr := fx.run(t, "recipe", "fetch", url); code != ExitOK || !strings.Contains(stderr, dir) {
 		t.Fatalf("recipe fetch <git url>: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestDeployACommit: a commit id as the version deploys that commit of the
+// recipe's clone, labelled like a chaos deploy; the work tree stays as it is.
+func TestDeployACommit(t *testing.T) {
+	fx := newFixture(t)
+	repo := filepath.Join(fx.dir, "recipes", "web")
+	write(t, filepath.Join(repo, "compose.yml"), strings.Replace(webCompose, "nginx:1.25", "nginx:1.27", 1))
+	git(t, repo, "commit", "-qam", "staging")
+	out, err := exec.Command("git", "-C", repo, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := strings.TrimSpace(string(out))
+	git(t, repo, "checkout", "-q", "1.0.0+1.25") // the work tree elsewhere
+	code, stdout, stderr := fx.run(t, "app", "deploy", "app.example.org", staged[:9], "-n", "--json")
+	if code != 0 {
+		t.Fatalf("deploy %s: %d\n%s", staged[:9], code, stderr)
+	}
+	var v struct {
+		Chaos   string `json:"chaos_version"`
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &v); err != nil || v.Chaos != staged[:8] || v.Version != "" {
+		t.Fatalf("deploy result %q (%v), want chaos version %s", stdout, err, staged[:8])
+	}
+	svcs, _ := fx.cluster.Services(context.Background(), "app_example_org")
+	if len(svcs) != 1 || !strings.HasPrefix(svcs[0].Spec.TaskTemplate.ContainerSpec.Image, "nginx:1.27") {
+		t.Fatalf("services: %+v", svcs)
+	}
+	if got := readFileString(t, filepath.Join(repo, "compose.yml")); !strings.Contains(got, "nginx:1.25") {
+		t.Fatalf("the work tree was changed: %s", got)
+	}
+	if code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "abcdef0123", "-n"); code == 0 || !strings.Contains(stderr, "no commit abcdef0123") {
+		t.Fatalf("unknown commit: %d %s", code, stderr)
+	}
+}
+
+func readFileString(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestLockOfADeadAbra: an abra killed mid-deploy leaves the app's lock. The
+// next deploy does not wait for a holder whose process is gone; it says so
+// and how to break it, and 'abra app lock' shows and breaks it. A live
+// holder's lock is only broken with --force.
+func TestLockOfADeadAbra(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	if code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "-n"); code != 0 {
+		t.Fatalf("deploy: %s", stderr)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("alice@%s pid %d", host, dead.Process.Pid)
+	if _, err := app.Lock(ctx, fx.cluster, "app_example_org", holder, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "-n", "-f")
+	if code == 0 || !strings.Contains(stderr, holder) || !strings.Contains(stderr, "is gone") ||
+		!strings.Contains(stderr, "abra app lock app.example.org --break") {
+		t.Fatalf("deploy over a dead holder's lock: %d\n%s", code, stderr)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Fatalf("waited %s for a holder known to be dead", time.Since(start))
+	}
+	code, stdout, _ := fx.run(t, "app", "lock", "app.example.org", "--json")
+	var v struct {
+		Locked bool   `json:"locked"`
+		Holder string `json:"holder"`
+		Stale  string `json:"stale"`
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &v) != nil || !v.Locked || v.Holder != holder || !strings.Contains(v.Stale, "is gone") {
+		t.Fatalf("app lock --json: %d %s", code, stdout)
+	}
+	if code, stdout, stderr := fx.run(t, "app", "lock", "app.example.org", "--break"); code != 0 || !strings.Contains(stdout, "released") {
+		t.Fatalf("--break: %d %s %s", code, stdout, stderr)
+	}
+	if code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "-n", "-f"); code != 0 {
+		t.Fatalf("deploy after --break: %s", stderr)
+	}
+
+	// A live holder (this process) is not broken without --force.
+	if _, err := app.Lock(ctx, fx.cluster, "app_example_org", app.Holder(), 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := fx.run(t, "app", "lock", "app.example.org", "--break"); code == 0 || !strings.Contains(stderr, "does not look dead") {
+		t.Fatalf("--break of a live holder: %d %s", code, stderr)
+	}
+	if code, stdout, _ := fx.run(t, "app", "lock", "app.example.org"); code != 0 || !strings.Contains(stdout, "locked by "+app.Holder()) || strings.Contains(stdout, "dead") {
+		t.Fatalf("lock of a live holder: %d %s", code, stdout)
+	}
+	if code, _, stderr := fx.run(t, "app", "lock", "app.example.org", "--break", "--force"); code != 0 {
+		t.Fatalf("--break --force: %s", stderr)
+	}
+	if code, stdout, _ := fx.run(t, "app", "lock", "app.example.org"); code != 0 || !strings.Contains(stdout, "not locked") {
+		t.Fatalf("after --force: %s", stdout)
+	}
+	if code, _, _ := fx.run(t, "app", "lock", "app.example.org", "--force"); code != ExitUsage {
+		t.Fatalf("--force without --break: exit %d, want a usage error", code)
+	}
+}
+
+// TestLockHeldForHoursLooksStale: another machine's holder cannot be checked;
+// a lock held longer than any deploy looks stale.
+func TestLockHeldForHoursLooksStale(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	if code, _, stderr := fx.run(t, "app", "deploy", "app.example.org", "-n"); code != 0 {
+		t.Fatalf("deploy: %s", stderr)
+	}
+	since := time.Now().Add(-3 * time.Hour).UTC().Format(time.RFC3339)
+	if err := fx.cluster.CreateConfig(ctx, mobyswarm.ConfigSpec{Annotations: mobyswarm.Annotations{Name: "abra-lock.app_example_org",
+		Labels: map[string]string{"coop-cloud.lock.holder": "bob@elsewhere pid 7", "coop-cloud.lock.since": since}}, Data: []byte("bob\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, _ := fx.run(t, "app", "lock", "app.example.org"); code != 0 || !strings.Contains(stdout, "held for 3h0m0s") {
+		t.Fatalf("old lock: %d %s", code, stdout)
+	}
+	if code, _, stderr := fx.run(t, "app", "lock", "app.example.org", "--break"); code != 0 {
+		t.Fatalf("--break of a stale lock: %s", stderr)
+	}
+}
+
+// TestOperationsAreJournalled: a deploy and an undeploy from the CLI write
+// their steps to the operations journal (outside ABRA_DIR), where another
+// front end follows them; a dry run writes nothing.
+func TestOperationsAreJournalled(t *testing.T) {
+	fx := newFixture(t)
+	dir := t.TempDir()
+	run := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		f := &command.Factory{IO: ui.IO{In: strings.NewReader(""), Out: &out, Err: &errb}, AbraDir: fx.dir, JournalDir: dir,
+			Connect: func(context.Context, string) (swarm.Cluster, error) { return fx.cluster, nil }}
+		return Run(context.Background(), f, args), errb.String()
+	}
+	if code, stderr := run("app", "deploy", "app.example.org", "-n", "--dry-run"); code != 0 {
+		t.Fatalf("dry run: %s", stderr)
+	}
+	j := &journal.Journal{Dir: dir}
+	if events, _, _ := j.Read("", 0); len(events) != 0 {
+		t.Fatalf("a dry run was journalled: %+v", events)
+	}
+	if code, stderr := run("app", "deploy", "app.example.org", "-n"); code != 0 {
+		t.Fatalf("deploy: %s", stderr)
+	}
+	if code, stderr := run("app", "undeploy", "app.example.org", "-n"); code != 0 {
+		t.Fatalf("undeploy: %s", stderr)
+	}
+	events, _, err := j.Read("", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range events {
+		if e.App != "app.example.org" || e.Server != "default" {
+			t.Fatalf("event %+v", e)
+		}
+		if e.Kind == journal.Begin || e.Kind == journal.End || e.Kind == journal.Started && e.Step == "apply stack" {
+			got = append(got, e.Command+" "+e.Kind+" "+e.Step+e.Error)
+		}
+	}
+	want := []string{"deploy begin ", "deploy started apply stack", "deploy end ", "undeploy begin ", "undeploy end "}
+	if !slices.Equal(got, want) {
+		t.Fatalf("journal %v, want %v", got, want)
+	}
+	if files, _ := filepath.Glob(filepath.Join(fx.dir, "*journal*")); len(files) != 0 {
+		t.Fatalf("the journal is in ABRA_DIR: %v", files)
+	}
+	// A failed deploy ends with its error.
+	if code, _ := run("app", "deploy", "app.example.org", "9.9.9+1", "-n"); code == 0 {
+		t.Fatal("deploy of an unknown version succeeded")
+	}
+	events, _, _ = j.Read("", 0)
+	if last := events[len(events)-1]; last.Kind != journal.End || !strings.Contains(last.Error, "9.9.9+1") {
+		t.Fatalf("last event %+v, want the failed deploy's end with its error", last)
+	}
+}
+
+// TestServerPruneJSONListsAreNeverNull: with nothing to prune, --json says
+// empty lists, as scripts expect (Docker's report leaves them nil).
+func TestServerPruneJSONListsAreNeverNull(t *testing.T) {
+	fx := newFixture(t)
+	code, stdout, stderr := fx.run(t, "server", "prune", "default", "--json", "-n")
+	if code != 0 {
+		t.Fatalf("prune: %d %s", code, stderr)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(stdout), &v); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	for _, k := range []string{"containers", "networks", "images", "volumes"} {
+		if l, ok := v[k].([]any); !ok || len(l) != 0 {
+			t.Errorf("%s = %v, want []", k, v[k])
+		}
 	}
 }

@@ -42,7 +42,7 @@ type imageSpec struct {
 }
 
 // images are the images of the services this repository ships.
-var images = []imageSpec{backupbot, agentImage}
+var images = []imageSpec{backupbot, agentImage, abraImage}
 
 // ImageNames lists the images a release builds.
 func ImageNames() []string {

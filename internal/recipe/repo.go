@@ -265,6 +265,37 @@ func (r *Repo) infoExcludes() []gitignore.Pattern {
 	return ps
 }
 
+// ResolveCommit resolves a commit hash, full or abbreviated (at least 7 hex
+// digits), to the full hash of a commit the clone has. Names of tags and
+// branches are not accepted: a commit id from outside means that commit.
+func (r *Repo) ResolveCommit(id string) (string, error) {
+	if !IsCommitID(id) {
+		return "", fmt.Errorf("%q is not a commit id (want 7 to 64 lowercase hex digits)", id)
+	}
+	h, err := r.repo.ResolveRevision(plumbing.Revision(id))
+	if err != nil {
+		return "", fmt.Errorf("no commit %s in %s", id, r.dir)
+	}
+	if _, err := r.repo.CommitObject(*h); err != nil {
+		return "", fmt.Errorf("%s is not a commit in %s: %w", id, r.dir, err)
+	}
+	return h.String(), nil
+}
+
+// IsCommitID reports whether s looks like a commit hash: 7 to 64 lowercase
+// hex digits. A recipe version always has dots, so the two never mix.
+func IsCommitID(s string) bool {
+	if len(s) < 7 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // commitAt resolves a tag name, branch or commit hash to a commit. Tags are
 // tried first so that a version always means its tag.
 func (r *Repo) commitAt(rev string) (*object.Commit, error) {

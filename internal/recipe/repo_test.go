@@ -528,3 +528,20 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveCommit(t *testing.T) {
+	fx := newFixture(t)
+	r := open(t, fx.dir)
+	for _, id := range []string{fx.commit1, fx.commit1[:7], fx.commit1[:12]} {
+		got, err := r.ResolveCommit(id)
+		if err != nil || got != fx.commit1 {
+			t.Errorf("ResolveCommit(%q) = %q, %v; want %s", id, got, err, fx.commit1)
+		}
+	}
+	blob := runGit(t, fx.dir, "rev-parse", "HEAD:compose.yml")
+	for _, id := range []string{"main", "1.1.0+1.1", "HEAD", fx.commit1[:6], strings.ToUpper(fx.commit1), "--upload-pack=x", blob, "0000000000000000000000000000000000000000"} {
+		if got, err := r.ResolveCommit(id); err == nil {
+			t.Errorf("ResolveCommit(%q) = %q, want an error: only commits of the clone, by hash", id, got)
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/docker/cli/cli/compose/convert"
 	composetypes "github.com/docker/cli/cli/compose/types"
@@ -14,6 +16,7 @@ import (
 	mobyswarm "github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
+	"coopcloud.tech/abra/internal/cronjob"
 	"coopcloud.tech/abra/internal/swarm"
 )
 
@@ -34,6 +37,11 @@ type DeployOptions struct {
 	QueryRegistry bool
 	// Prune removes services of the stack that the compose files no longer define.
 	Prune bool
+	// JobWait bounds the wait for a running scheduled job (swarm.cronjob
+	// labels) whose task template the deploy changes (the deploy's timeout).
+	JobWait time.Duration
+	// Poll is how often a running job is looked at (default 1 s).
+	Poll time.Duration
 }
 
 // Event is a progress notice from Apply ("creating network x").
@@ -108,7 +116,7 @@ func Apply(ctx context.Context, c swarm.Cluster, spec *Spec, opts DeployOptions,
 	if err != nil {
 		return nil, err
 	}
-	return applyServices(ctx, c, spec.Name, services, opts, notify)
+	return applyServices(ctx, c, spec, services, opts, notify)
 }
 
 func checkExternalNetworks(ctx context.Context, c swarm.Cluster, names []string) error {
@@ -259,7 +267,8 @@ func applyConfigs(ctx context.Context, c swarm.Cluster, specs []mobyswarm.Config
 	return nil
 }
 
-func applyServices(ctx context.Context, c swarm.Cluster, stack string, specs map[string]mobyswarm.ServiceSpec, opts DeployOptions, notify func(Event)) ([]string, error) {
+func applyServices(ctx context.Context, c swarm.Cluster, plan *Spec, specs map[string]mobyswarm.ServiceSpec, opts DeployOptions, notify func(Event)) ([]string, error) {
+	stack := plan.Name
 	existing, err := c.Services(ctx, stack)
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
@@ -280,20 +289,23 @@ func applyServices(ctx context.Context, c swarm.Cluster, stack string, specs map
 			}
 		}
 	}
+	if err := waitForChangedJobs(ctx, c, plan, byName, specs, opts, notify); err != nil {
+		return nil, err
+	}
 	var ids []string
 	for _, short := range slices.Sorted(maps.Keys(specs)) {
-		spec := specs[short]
 		name := ns.Scope(short)
-		image := spec.TaskTemplate.ContainerSpec.Image
 		if svc, ok := byName[name]; ok {
-			query := opts.QueryRegistry
-			if image == svc.Spec.Labels[convert.LabelImage] {
-				// Unchanged image: keep the digest pinned by the previous deploy,
-				// otherwise every deploy would restart the service.
-				spec.TaskTemplate.ContainerSpec.Image = svc.Spec.TaskTemplate.ContainerSpec.Image
-				query = false
+			spec, query := keepPinned(svc, specs[short], opts.QueryRegistry)
+			if isJob(svc, spec) {
+				var kept bool
+				if svc, spec, kept, err = keepRunningJob(ctx, c, stack, svc, spec); err != nil {
+					return nil, err
+				}
+				if kept {
+					notify(Event{Action: "keep", Kind: "service", Name: name, Detail: "its scheduled job is running: replicas kept until it ends"})
+				}
 			}
-			spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
 			notify(Event{Action: "update", Kind: "service", Name: name})
 			warnings, err := c.UpdateService(ctx, svc, spec, query)
 			if err != nil {
@@ -305,6 +317,7 @@ func applyServices(ctx context.Context, c swarm.Cluster, stack string, specs map
 			ids = append(ids, svc.ID)
 			continue
 		}
+		spec := specs[short]
 		notify(Event{Action: "create", Kind: "service", Name: name})
 		id, warnings, err := c.CreateService(ctx, spec, opts.QueryRegistry)
 		if err != nil {
@@ -314,6 +327,176 @@ func applyServices(ctx context.Context, c swarm.Cluster, stack string, specs map
 			notify(Event{Action: "warn", Kind: "service", Name: name, Detail: w})
 		}
 		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// keepPinned is the spec to update an existing service with: the image
+// digest the previous deploy pinned stays when the image is unchanged
+// (otherwise every deploy would restart the service, and query is false
+// then), and ForceUpdate stays as it is (as docker stack deploy does).
+func keepPinned(svc mobyswarm.Service, spec mobyswarm.ServiceSpec, query bool) (mobyswarm.ServiceSpec, bool) {
+	if spec.TaskTemplate.ContainerSpec.Image == svc.Spec.Labels[convert.LabelImage] {
+		spec.TaskTemplate.ContainerSpec.Image = svc.Spec.TaskTemplate.ContainerSpec.Image
+		query = false
+	}
+	spec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
+	return spec, query
+}
+
+// isJob reports whether the service runs a scheduled job, by its labels on
+// the swarm or in the compose files.
+func isJob(svc mobyswarm.Service, spec mobyswarm.ServiceSpec) bool {
+	return cronjob.Enabled(svc.Spec.Labels) || cronjob.Enabled(spec.Labels)
+}
+
+// keepRunningJob keeps the replicas of a job service while a task of it runs:
+// the compose file's replicas (0) would stop the job (docker stack deploy
+// does, and swarm-cronjob then loses the run). The tasks are read again
+// right before the update: a job that ended since is scaled down with it.
+// The service is read again too, so that the update applies to the version
+// whose replicas are kept.
+func keepRunningJob(ctx context.Context, c swarm.Cluster, stack string, svc mobyswarm.Service, spec mobyswarm.ServiceSpec) (mobyswarm.Service, mobyswarm.ServiceSpec, bool, error) {
+	running, cur, err := jobRunning(ctx, c, stack, svc.ID)
+	if err != nil || !running {
+		return svc, spec, false, err
+	}
+	r := cur.Spec.Mode.Replicated
+	if r == nil || r.Replicas == nil || spec.Mode.Replicated == nil {
+		return cur, spec, false, nil
+	}
+	spec.Mode.Replicated = &mobyswarm.ReplicatedService{Replicas: r.Replicas}
+	return cur, spec, true, nil
+}
+
+// jobRunning reports whether a task of the service runs, with the service as it is now.
+func jobRunning(ctx context.Context, c swarm.Cluster, stack, id string) (bool, mobyswarm.Service, error) {
+	services, err := c.Services(ctx, stack)
+	if err != nil {
+		return false, mobyswarm.Service{}, fmt.Errorf("list services: %w", err)
+	}
+	i := slices.IndexFunc(services, func(s mobyswarm.Service) bool { return s.ID == id })
+	if i < 0 {
+		return false, mobyswarm.Service{}, nil
+	}
+	tasks, err := c.Tasks(ctx, stack)
+	if err != nil {
+		return false, mobyswarm.Service{}, fmt.Errorf("list tasks: %w", err)
+	}
+	return slices.ContainsFunc(tasks, func(t mobyswarm.Task) bool { return t.ServiceID == id && cronjob.Active(t) }), services[i], nil
+}
+
+// JobRunningError says a scheduled job was still running when the deploy
+// stopped waiting for it: its task template changes, and updating it would
+// kill the job.
+type JobRunningError struct {
+	Services []string
+	Waited   time.Duration
+}
+
+func (e *JobRunningError) Error() string {
+	return fmt.Sprintf("scheduled job %s still running after %s: the deploy changes its task template, which would stop it; no service was updated",
+		strings.Join(e.Services, ", "), e.Waited.Round(time.Second))
+}
+
+// Hint tells what to do.
+func (e *JobRunningError) Hint() string {
+	return "deploy again when it has ended (see 'abra app cron ls'), or raise the deploy's timeout (coop-cloud.${STACK_NAME}.timeout)"
+}
+
+// waitForChangedJobs waits, before any service is updated, for the running
+// scheduled jobs whose task template the deploy changes: swarm would replace
+// their tasks, killing the job. It gives up after opts.JobWait.
+func waitForChangedJobs(ctx context.Context, c swarm.Cluster, plan *Spec, byName map[string]mobyswarm.Service, specs map[string]mobyswarm.ServiceSpec, opts DeployOptions, notify func(Event)) error {
+	ns := convert.NewNamespace(plan.Name)
+	var jobs []mobyswarm.Service
+	for _, short := range slices.Sorted(maps.Keys(specs)) {
+		if svc, ok := byName[ns.Scope(short)]; ok && isJob(svc, specs[short]) {
+			jobs = append(jobs, svc)
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	tasks, err := c.Tasks(ctx, plan.Name)
+	if err != nil {
+		return fmt.Errorf("list tasks: %w", err)
+	}
+	var netIDs map[string]string
+	waitFor := map[string]string{} // service ID → name
+	for _, svc := range jobs {
+		if !slices.ContainsFunc(tasks, func(t mobyswarm.Task) bool { return t.ServiceID == svc.ID && cronjob.Active(t) }) {
+			continue
+		}
+		if netIDs == nil {
+			if netIDs, err = networkIDs(ctx, c, plan); err != nil {
+				return err
+			}
+		}
+		spec, _ := keepPinned(svc, specs[ns.Descope(svc.Spec.Name)], false)
+		if fields := templateDiff(svc.Spec, spec, netIDs); len(fields) > 0 {
+			waitFor[svc.ID] = svc.Spec.Name
+			notify(Event{Action: "wait", Kind: "service", Name: svc.Spec.Name,
+				Detail: fmt.Sprintf("its scheduled job is running and the deploy changes %s: waiting for it to end (up to %s)", fields[0].Path, opts.JobWait)})
+		}
+	}
+	poll := cmp.Or(opts.Poll, time.Second)
+	deadline := time.Now().Add(opts.JobWait)
+	for len(waitFor) > 0 {
+		if time.Now().After(deadline) {
+			return &JobRunningError{Services: slices.Sorted(maps.Values(waitFor)), Waited: opts.JobWait}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+		tasks, err := c.Tasks(ctx, plan.Name)
+		if err != nil {
+			return fmt.Errorf("list tasks: %w", err)
+		}
+		for id := range waitFor {
+			if !slices.ContainsFunc(tasks, func(t mobyswarm.Task) bool { return t.ServiceID == id && cronjob.Active(t) }) {
+				delete(waitFor, id)
+			}
+		}
+	}
+	return nil
+}
+
+// templateDiff lists the task template fields an update would change, the
+// spec's network names resolved to the IDs the daemon stores.
+func templateDiff(old, new mobyswarm.ServiceSpec, netIDs map[string]string) []FieldChange {
+	tmpl := new.TaskTemplate
+	tmpl.Networks = resolveNetworks(tmpl.Networks, netIDs)
+	return specDiff(mobyswarm.ServiceSpec{TaskTemplate: old.TaskTemplate}, mobyswarm.ServiceSpec{TaskTemplate: tmpl})
+}
+
+// resolveNetworks names the networks by the IDs the daemon stores.
+func resolveNetworks(nets []mobyswarm.NetworkAttachmentConfig, ids map[string]string) []mobyswarm.NetworkAttachmentConfig {
+	nets = slices.Clone(nets)
+	for i, n := range nets {
+		if id, ok := ids[n.Target]; ok {
+			nets[i].Target = id
+		}
+	}
+	return nets
+}
+
+// networkIDs maps the names of the stack's networks and its external ones to IDs.
+func networkIDs(ctx context.Context, c swarm.Cluster, plan *Spec) (map[string]string, error) {
+	nets, err := c.Networks(ctx, plan.Name)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]string{}
+	for _, n := range nets {
+		ids[n.Name] = n.ID
+	}
+	for _, name := range plan.ExternalNetworks {
+		if n, err := c.InspectNetwork(ctx, name); err == nil {
+			ids[name] = n.ID
+		}
 	}
 	return ids, nil
 }

@@ -41,23 +41,12 @@ func Diff(ctx context.Context, c swarm.Cluster, spec *Spec, prune bool) ([]Chang
 		return nil, err
 	}
 	var changes []Change
-	nets, err := c.Networks(ctx, spec.Name)
+	netIDs, err := networkIDs(ctx, c, spec) // the daemon stores network targets as IDs
 	if err != nil {
 		return nil, err
 	}
-	haveNet := map[string]bool{}
-	netIDs := map[string]string{} // the daemon stores network targets as IDs
-	for _, n := range nets {
-		haveNet[n.Name] = true
-		netIDs[n.Name] = n.ID
-	}
-	for _, name := range spec.ExternalNetworks {
-		if n, err := c.InspectNetwork(ctx, name); err == nil {
-			netIDs[name] = n.ID
-		}
-	}
 	for _, name := range slices.Sorted(maps.Keys(spec.Networks)) {
-		if !haveNet[name] {
+		if _, ok := netIDs[name]; !ok {
 			changes = append(changes, Change{Action: "add", Kind: "network", Name: name})
 		}
 	}
@@ -90,17 +79,8 @@ func Diff(ctx context.Context, c swarm.Cluster, spec *Spec, prune bool) ([]Chang
 			changes = append(changes, Change{Action: "add", Kind: "service", Name: short})
 			continue
 		}
-		newSpec := want[short]
-		if newSpec.TaskTemplate.ContainerSpec.Image == svc.Spec.Labels[convert.LabelImage] {
-			newSpec.TaskTemplate.ContainerSpec.Image = svc.Spec.TaskTemplate.ContainerSpec.Image
-		}
-		newSpec.TaskTemplate.ForceUpdate = svc.Spec.TaskTemplate.ForceUpdate
-		newSpec.TaskTemplate.Networks = slices.Clone(newSpec.TaskTemplate.Networks)
-		for i, n := range newSpec.TaskTemplate.Networks {
-			if id, ok := netIDs[n.Target]; ok {
-				newSpec.TaskTemplate.Networks[i].Target = id
-			}
-		}
+		newSpec, _ := keepPinned(svc, want[short], false)
+		newSpec.TaskTemplate.Networks = resolveNetworks(newSpec.TaskTemplate.Networks, netIDs)
 		if fields := specDiff(svc.Spec, newSpec); len(fields) > 0 {
 			changes = append(changes, Change{Action: "change", Kind: "service", Name: short, Fields: fields})
 		}

@@ -1,9 +1,7 @@
 package stack
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 	"github.com/docker/cli/cli/compose/convert"
 	mobyswarm "github.com/moby/moby/api/types/swarm"
 
+	"coopcloud.tech/abra/internal/cronjob"
 	"coopcloud.tech/abra/internal/swarm"
 )
 
@@ -22,13 +21,24 @@ import (
 // the timeout passed.
 var ErrNotConverged = errors.New("did not converge")
 
+// ErrNoSuitableNode is wrapped (with ErrNotConverged) by Wait's error when a
+// task of the current spec stayed pending because no node satisfies its
+// placement constraints: nothing changes that but the operator.
+var ErrNoSuitableNode = errors.New("no suitable node")
+
 // ServiceStatus is one service's progress towards its desired state.
 type ServiceStatus struct {
 	Name    string // short name, without the stack prefix
-	Running int    // tasks running the current spec
+	Running int    // tasks running the current spec (on a node that is not down)
 	Desired int
-	State   string // converged, starting, updating, rolling back, rolled back, paused, failing
-	Detail  string // latest task error or update message
+	State   string // converged, starting, pending (no node), updating, rolling back, rolled back, paused, failing
+	// Detail is the latest task error or update message; for a task waiting
+	// for a node, swarm's scheduler's reason, the service's constraints and
+	// the nodes that cannot take tasks; for a task on a node that is down, that node.
+	Detail string
+	// noNode: a task of the current spec is pending because no ready, active
+	// node satisfies the constraints (the scheduler's reason names nothing else).
+	noNode bool
 }
 
 func (s ServiceStatus) String() string {
@@ -45,17 +55,24 @@ type Snapshot struct {
 	services      map[string]bool // IDs of services that existed
 	updateStarted map[string]time.Time
 	tasks         map[string]bool
+	// jobs are the specs of scheduled jobs' services: the scheduler updates
+	// them on its own (a run, its scale back), so swarm's previous spec of
+	// one may not be the spec from before the deploy.
+	jobs map[string]mobyswarm.ServiceSpec
 }
 
 // TakeSnapshot records the stack's current update states and tasks.
 func TakeSnapshot(ctx context.Context, c swarm.Cluster, stack string) (Snapshot, error) {
-	snap := Snapshot{services: map[string]bool{}, updateStarted: map[string]time.Time{}, tasks: map[string]bool{}}
+	snap := Snapshot{services: map[string]bool{}, updateStarted: map[string]time.Time{}, tasks: map[string]bool{}, jobs: map[string]mobyswarm.ServiceSpec{}}
 	services, err := c.Services(ctx, stack)
 	if err != nil {
 		return snap, err
 	}
 	for _, s := range services {
 		snap.services[s.ID] = true
+		if cronjob.Enabled(s.Spec.Labels) {
+			snap.jobs[s.ID] = s.Spec
+		}
 		if s.UpdateStatus != nil && s.UpdateStatus.StartedAt != nil {
 			snap.updateStarted[s.ID] = *s.UpdateStatus.StartedAt
 		}
@@ -95,6 +112,17 @@ func Restore(ctx context.Context, c swarm.Cluster, stack string, before Snapshot
 			continue
 		}
 		ids = append(ids, svc.ID)
+		if spec, ok := before.jobs[svc.ID]; ok {
+			// The spec from before the deploy, with the replicas and
+			// ForceUpdate the scheduler set since: a job's run goes on.
+			spec, _ = keepPinned(svc, spec, false)
+			spec.Mode = svc.Spec.Mode
+			notify(Event{Action: "restore", Kind: "service", Name: svc.Spec.Name})
+			if _, err := c.UpdateService(ctx, svc, spec, false); err != nil {
+				return nil, fmt.Errorf("restore service %s: %w", svc.Spec.Name, err)
+			}
+			continue
+		}
 		if u := svc.UpdateStatus; u != nil && u.State == mobyswarm.UpdateStateRollbackCompleted {
 			continue // swarm already put the previous spec back
 		}
@@ -118,13 +146,30 @@ type WaitOptions struct {
 	// Restoring waits for a rollback (see Restore) to finish: a completed
 	// rollback is the goal then, and every running task counts.
 	Restoring bool
+	// Lost is told when the server stops answering (its dockerd restarts,
+	// the SSH connection drops) and, with nil, when it answers again. Wait
+	// goes on polling through that, up to the timeout.
+	Lost func(err error)
+	// NoNodeGrace is how long a task may wait for a node while no ready,
+	// active node satisfies its placement constraints before Wait gives up
+	// (default 15s; a label being added meanwhile is the one thing it allows
+	// for). While a node that cannot take tasks now (down, drained, paused)
+	// might, Wait waits up to the timeout.
+	NoNodeGrace time.Duration
 }
+
+// ErrLostContact is wrapped when the server did not answer until the wait's
+// end: what was applied stays applied, whether it converged is not known.
+var ErrLostContact = errors.New("lost contact with the server")
 
 // NotConvergedError tells which services did not converge and why.
 type NotConvergedError struct {
 	Stack    string
 	Reason   string
 	Services []ServiceStatus
+	// NoNode: Wait gave up early because no node can take a task (see
+	// ErrNoSuitableNode, which the error then also wraps).
+	NoNode bool
 }
 
 func (e *NotConvergedError) Error() string {
@@ -137,7 +182,12 @@ func (e *NotConvergedError) Error() string {
 	return fmt.Sprintf("%s %s: %s: %s", e.Stack, ErrNotConverged, e.Reason, strings.Join(bad, "; "))
 }
 
-func (e *NotConvergedError) Unwrap() error { return ErrNotConverged }
+func (e *NotConvergedError) Unwrap() []error {
+	if e.NoNode {
+		return []error{ErrNotConverged, ErrNoSuitableNode}
+	}
+	return []error{ErrNotConverged}
+}
 
 // Wait polls the services until every one runs its desired number of tasks of
 // its current spec, or fails with a *NotConvergedError. A task counts once it is
@@ -149,14 +199,40 @@ func Wait(ctx context.Context, c swarm.Cluster, stack string, ids []string, opts
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Minute
 	}
+	if opts.NoNodeGrace == 0 {
+		opts.NoNodeGrace = 15 * time.Second
+	}
 	deadline := time.Now().Add(opts.Timeout)
 	ns := convert.NewNamespace(stack)
 	var last []ServiceStatus
+	var lost error
+	var noNodeSince time.Time // since when some service's task has had no node to go to
 	for {
 		statuses, failed, err := poll(ctx, c, stack, ids, ns, opts)
-		if err != nil {
-			return fmt.Errorf("watch %s: %w", stack, err)
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
 		}
+		if err != nil {
+			// A dockerd that restarts or a connection that drops is not the
+			// end of the deploy: swarm goes on converging without us.
+			if lost == nil && opts.Lost != nil {
+				opts.Lost(err)
+			}
+			lost = err
+			if time.Now().After(deadline) {
+				return fmt.Errorf("watch %s: %w for %s: %w", stack, ErrLostContact, opts.Timeout, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if lost != nil && opts.Lost != nil {
+			opts.Lost(nil)
+		}
+		lost = nil
 		if opts.Progress != nil && !slices.Equal(statuses, last) {
 			opts.Progress(statuses)
 		}
@@ -166,6 +242,15 @@ func Wait(ctx context.Context, c swarm.Cluster, stack string, ids []string, opts
 		}
 		if allConverged(statuses) {
 			return nil
+		}
+		switch {
+		case !slices.ContainsFunc(statuses, func(s ServiceStatus) bool { return s.noNode }):
+			noNodeSince = time.Time{}
+		case noNodeSince.IsZero():
+			noNodeSince = time.Now()
+		case time.Since(noNodeSince) >= opts.NoNodeGrace:
+			return &NotConvergedError{Stack: stack, NoNode: true, Services: statuses,
+				Reason: fmt.Sprintf("no node satisfies the placement constraints (waited %s)", opts.NoNodeGrace)}
 		}
 		if time.Now().After(deadline) {
 			return &NotConvergedError{Stack: stack, Reason: fmt.Sprintf("timed out after %s", opts.Timeout), Services: statuses}
@@ -196,6 +281,14 @@ func poll(ctx context.Context, c swarm.Cluster, stack string, ids []string, ns c
 	if err != nil {
 		return nil, "", err
 	}
+	list, err := c.Nodes(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	nodes := map[string]swarm.Node{}
+	for _, n := range list {
+		nodes[n.ID] = n
+	}
 	byService := map[string][]mobyswarm.Task{}
 	for _, t := range tasks {
 		byService[t.ServiceID] = append(byService[t.ServiceID], t)
@@ -206,7 +299,7 @@ func poll(ctx context.Context, c swarm.Cluster, stack string, ids []string, ns c
 		if !slices.Contains(ids, svc.ID) {
 			continue
 		}
-		st, fail := serviceStatus(svc, byService[svc.ID], opts.Before, opts.Restoring)
+		st, fail := serviceStatus(svc, byService[svc.ID], opts.Before, opts.Restoring, nodes)
 		st.Name = ns.Descope(svc.Spec.Name)
 		if fail != "" && failure == "" {
 			failure = st.Name + ": " + fail
@@ -217,8 +310,24 @@ func poll(ctx context.Context, c swarm.Cluster, stack string, ids []string, ns c
 	return out, failure, nil
 }
 
-func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapshot, restoring bool) (ServiceStatus, string) {
+// serviceStatus is a service's progress from its tasks, and the reason it
+// failed ("" while it may still converge). nodes (by ID) tell which tasks sit
+// on a node that is down: swarm's last word on them, "running", no longer holds.
+func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapshot, restoring bool, nodes map[string]swarm.Node) (ServiceStatus, string) {
 	st := ServiceStatus{}
+	if cronjob.Enabled(svc.Spec.Labels) {
+		// A scheduled job runs when its schedule says, not when a deploy ends:
+		// 0 replicas is its rest, a run that is going on or ended (complete
+		// or failed, restart policy none) is the scheduler's business, and so
+		// is the update state its runs leave (a failed run can pause it).
+		for _, t := range tasks {
+			if t.Status.State == mobyswarm.TaskStateRunning {
+				st.Running++
+			}
+		}
+		st.Desired, st.State = st.Running, "converged"
+		return st, ""
+	}
 	// An update state is fresh only if it started after our snapshot.
 	var upd *mobyswarm.UpdateStatus
 	if u := svc.UpdateStatus; u != nil && u.StartedAt != nil {
@@ -230,7 +339,7 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 	// do. Older ones do only if the task template did not change (swarm then
 	// keeps them) or if swarm says the update completed. Task specs cannot be
 	// compared with the service's directly: swarm fills in defaults differently.
-	oldTasksCurrent := restoring || (svc.PreviousSpec != nil && sameJSON(svc.PreviousSpec.TaskTemplate, svc.Spec.TaskTemplate)) ||
+	oldTasksCurrent := restoring || (svc.PreviousSpec != nil && sameTemplate(svc.PreviousSpec.TaskTemplate, svc.Spec.TaskTemplate)) ||
 		(upd != nil && upd.State == mobyswarm.UpdateStateCompleted)
 	if restoring {
 		upd = svc.UpdateStatus
@@ -239,13 +348,26 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 	var lastErr string
 	var lastErrAt time.Time
 	noImage := false
+	var down []string // down nodes holding tasks meant to run, or tasks of this deploy
+	waiting := ""     // the scheduler's reason a task of the current spec has no node
 	for _, t := range tasks {
 		fresh := !before.tasks[t.ID]
+		n, known := nodes[t.NodeID]
+		lost := known && (n.State == swarm.NodeDown || n.State == swarm.NodeDisconnected)
+		if lost && (fresh || t.DesiredState == mobyswarm.TaskStateRunning) && !slices.Contains(down, n.Hostname) {
+			down = append(down, n.Hostname)
+		}
 		if t.DesiredState == mobyswarm.TaskStateRunning {
 			desiredRunning++
-			if t.Status.State == mobyswarm.TaskStateRunning && (fresh || oldTasksCurrent) {
+			if !lost && t.Status.State == mobyswarm.TaskStateRunning && (fresh || oldTasksCurrent) {
 				st.Running++
 			}
+		}
+		// An update's new task waits with desired state "ready" until the
+		// updater starts it, a replacement with "running".
+		if (t.DesiredState == mobyswarm.TaskStateRunning || t.DesiredState == mobyswarm.TaskStateReady) && (fresh || restoring) &&
+			t.Status.State == mobyswarm.TaskStatePending && strings.HasPrefix(t.Status.Err, "no suitable node") {
+			waiting = t.Status.Err
 		}
 		if !fresh {
 			continue
@@ -266,6 +388,16 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 	}
 
 	st.Detail = lastErr
+	switch {
+	case waiting != "":
+		st.Detail, st.noNode = placementDetail(waiting, svc, nodes)
+	case len(down) > 0:
+		slices.Sort(down)
+		st.Detail = "node " + strings.Join(down, ", ") + " is down: swarm replaces its tasks on other nodes if the constraints allow"
+		if len(down) > 1 {
+			st.Detail = "nodes " + strings.Join(down, ", ") + " are down: swarm replaces their tasks on other nodes if the constraints allow"
+		}
+	}
 	if upd != nil {
 		switch upd.State {
 		case mobyswarm.UpdateStateRollbackCompleted:
@@ -286,6 +418,13 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 			return st, ""
 		case mobyswarm.UpdateStateUpdating:
 			st.State = "updating"
+			if len(down) > 0 && st.Running >= st.Desired {
+				// Swarm's updater waits for the task it started on a node
+				// that is gone, until the node returns; the orchestrator
+				// has replaced that task and every task runs the new spec.
+				st.State = "converged"
+				st.Detail += "; swarm's update of the service completes when the node returns or is removed"
+			}
 			return st, ""
 		}
 	}
@@ -298,16 +437,75 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 		return st, "image not found on the node: " + lastErr
 	}
 	st.State = "starting"
-	if lastErr != "" {
+	switch {
+	case waiting != "":
+		st.State = "pending"
+	case lastErr != "":
 		st.State = "failing"
 	}
 	return st, ""
 }
 
-func sameJSON(a, b any) bool {
-	x, errA := json.Marshal(a)
-	y, errB := json.Marshal(b)
-	return errA == nil && errB == nil && bytes.Equal(x, y)
+// placementDetail explains a task waiting for a node: swarm's reason, the
+// service's constraints, and the nodes that cannot take tasks now (down,
+// drained, paused), which might once they can. noNode says none could: every
+// node is usable and the reason is the constraints alone.
+func placementDetail(reason string, svc mobyswarm.Service, nodes map[string]swarm.Node) (string, bool) {
+	detail := reason
+	if p := svc.Spec.TaskTemplate.Placement; p != nil && len(p.Constraints) > 0 {
+		detail += "; constraints: " + strings.Join(p.Constraints, ", ")
+	}
+	var unusable []string
+	for _, n := range nodes {
+		switch {
+		case n.State != swarm.NodeReady:
+			unusable = append(unusable, n.Hostname+" ("+n.State+")")
+		case n.Availability == swarm.NodeDrain:
+			unusable = append(unusable, n.Hostname+" (drained)")
+		case n.Availability == swarm.NodePause:
+			unusable = append(unusable, n.Hostname+" (paused)")
+		}
+	}
+	if len(unusable) > 0 {
+		slices.Sort(unusable)
+		detail += "; nodes taking no new tasks: " + strings.Join(unusable, ", ")
+	}
+	inner := strings.TrimSuffix(strings.TrimPrefix(reason, "no suitable node ("), ")")
+	onlyConstraints := inner != reason && len(unusable) == 0
+	for _, part := range strings.Split(inner, "; ") {
+		if !strings.HasPrefix(part, "scheduling constraints not satisfied on ") {
+			onlyConstraints = false
+		}
+	}
+	return detail, onlyConstraints
+}
+
+// daemonDefaults are task template fields the daemon fills in on some API
+// calls and not on others: the spec swarm keeps as PreviousSpec may lack
+// them while the current one has them, for the same template.
+var daemonDefaults = []string{"ContainerSpec.StopGracePeriod", "ContainerSpec.Isolation", "ContainerSpec.Init",
+	"RestartPolicy.", "Placement.Platforms"}
+
+// sameTemplate reports whether an update left the task template as it was
+// (only service labels changed, say), so that swarm keeps the running tasks:
+// every field set on both sides is equal, and a field set on one side only
+// is one of the daemon's defaults.
+func sameTemplate(prev, cur mobyswarm.TaskSpec) bool {
+	a, b := flatten(prev), flatten(cur)
+	oneSided := func(path string) bool {
+		return !slices.ContainsFunc(daemonDefaults, func(d string) bool { return path == d || strings.HasPrefix(path, d) })
+	}
+	for path, v := range a {
+		if w, ok := b[path]; ok && w != v || !ok && oneSided(path) {
+			return false
+		}
+	}
+	for path := range b {
+		if _, ok := a[path]; !ok && oneSided(path) {
+			return false
+		}
+	}
+	return true
 }
 
 func lastErrSuffix(err string) string {

@@ -63,3 +63,28 @@ func (Discard) Finished(string, error, time.Duration) {}
 
 // Note implements Observer.
 func (Discard) Note(string, string) {}
+
+// Tee is an Observer that tells each of its observers, in order: a
+// terminal renderer and the operations journal, say.
+type Tee []Observer
+
+// Started implements Observer.
+func (t Tee) Started(s string) {
+	for _, o := range t {
+		o.Started(s)
+	}
+}
+
+// Finished implements Observer.
+func (t Tee) Finished(s string, err error, d time.Duration) {
+	for _, o := range t {
+		o.Finished(s, err, d)
+	}
+}
+
+// Note implements Observer.
+func (t Tee) Note(s, msg string) {
+	for _, o := range t {
+		o.Note(s, msg)
+	}
+}

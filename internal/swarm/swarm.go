@@ -5,10 +5,13 @@
 package swarm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -35,12 +38,54 @@ type NodeInfo struct {
 	Nodes         int
 }
 
+// Node roles, availabilities and states, as swarm names them.
+const (
+	RoleManager = "manager"
+	RoleWorker  = "worker"
+
+	// NodeActive takes new tasks; NodePause keeps its tasks but takes no new
+	// ones; NodeDrain takes none, and swarm moves its tasks elsewhere.
+	NodeActive = "active"
+	NodePause  = "pause"
+	NodeDrain  = "drain"
+
+	// NodeReady nodes report to the managers; a NodeDown node missed its
+	// heartbeats (a few 5 s periods) and swarm reschedules its replicated
+	// tasks elsewhere. NodeUnknown and NodeDisconnected are swarm's other states.
+	NodeReady        = "ready"
+	NodeDown         = "down"
+	NodeUnknown      = "unknown"
+	NodeDisconnected = "disconnected"
+)
+
+// Node is a member of the swarm, as its managers see it.
+type Node struct {
+	ID           string
+	Hostname     string
+	Role         string            // RoleManager or RoleWorker
+	Availability string            // NodeActive, NodePause or NodeDrain
+	State        string            // NodeReady, NodeDown, NodeUnknown or NodeDisconnected
+	Addr         string            // the address the node reports from (its advertise address)
+	Leader       bool              // the manager leading the raft group
+	Labels       map[string]string // node labels, which placement constraints read (node.labels.<key>)
+}
+
+// Usable reports whether swarm can run tasks on the node now: it is ready and
+// not drained (a paused node keeps running what it has).
+func (n Node) Usable() bool { return n.State == NodeReady && n.Availability != NodeDrain }
+
+// SortNodes sorts nodes the way Cluster.Nodes returns them: by hostname, then ID.
+func SortNodes(nodes []Node) {
+	slices.SortFunc(nodes, func(a, b Node) int {
+		return cmp.Or(strings.Compare(a.Hostname, b.Hostname), strings.Compare(a.ID, b.ID))
+	})
+}
+
 // Network is a network as seen on the cluster.
 type Network struct {
 	ID     string
 	Name   string
 	Scope  string
-	Driver string
 	Labels map[string]string
 }
 
@@ -102,6 +147,10 @@ type Cluster interface {
 	// InitSwarm makes the node the manager of a new single-node swarm.
 	InitSwarm(ctx context.Context, advertiseAddr string) error
 
+	// Nodes lists the swarm's nodes sorted by hostname (then ID). Only a
+	// manager can list them: on a worker it is an error.
+	Nodes(ctx context.Context) ([]Node, error)
+
 	Networks(ctx context.Context, stack string) ([]Network, error)
 	InspectNetwork(ctx context.Context, name string) (Network, error)
 	CreateNetwork(ctx context.Context, name string, spec NetworkSpec) error
@@ -143,7 +192,7 @@ type Cluster interface {
 	// end); a missing path is an error wrapping ErrNotFound.
 	StatPath(ctx context.Context, containerID, path string) (container.PathStat, error)
 
-	// Volumes lists the names of the stack's volumes on the node the client talks to.
+	// Volumes lists the names of the stack's volumes on the node the client talks to, sorted.
 	Volumes(ctx context.Context, stack string) ([]string, error)
 	RemoveVolume(ctx context.Context, name string) error
 	// UnusedVolumes lists volumes no container uses, on the node the client talks to.
@@ -151,7 +200,8 @@ type Cluster interface {
 	// Prune removes stopped containers, networks of stacks without services and
 	// dangling images (every unused image with AllImages). Other networks (such
 	// as "proxy") are kept. With Stack set, only that stack's containers and
-	// networks go.
+	// networks go; with Label set, only containers, networks and images
+	// carrying that label.
 	Prune(ctx context.Context, opts PruneOptions) (PruneReport, error)
 }
 
@@ -159,8 +209,21 @@ type Cluster interface {
 type PruneOptions struct {
 	// Stack limits containers and networks to one stack (after its undeploy).
 	Stack string
+	// Label limits containers, networks and images to those carrying a label:
+	// "key" (any value) or "key=value", as Docker's label filter. It is how
+	// a prune is kept off objects it does not own (the contract suite on a
+	// daemon other tests share).
+	Label string
 	// AllImages removes every image no container uses, not only dangling ones.
 	AllImages bool
+}
+
+// HasLabel reports whether labels match a label filter, "key" or "key=value",
+// the way Docker's label filter does.
+func HasLabel(labels map[string]string, filter string) bool {
+	key, value, withValue := strings.Cut(filter, "=")
+	v, ok := labels[key]
+	return ok && (!withValue || v == value)
 }
 
 // PruneReport says what Prune removed.

@@ -16,9 +16,11 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/backup"
+	"coopcloud.tech/abra/internal/cronjob"
 	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/notify"
+	"coopcloud.tech/abra/internal/recipe"
 	"coopcloud.tech/abra/internal/stack"
 	"coopcloud.tech/abra/internal/step"
 	"coopcloud.tech/abra/internal/swarm"
@@ -220,9 +222,10 @@ func (r *Runner) runLocked(ctx context.Context, j Job, rec *Record, held func(Ga
 		return *rec, err
 	}
 	err := r.deploy(ctx, a, j.To)
-	var failed *step.Failed
-	if errors.As(err, &failed) && slices.Contains(beforeApply, failed.Step) {
+	if app.ChangedNothing(err) {
 		// Nothing reached the server: no rollback, no restore, no quarantine.
+		var failed *step.Failed
+		errors.As(err, &failed)
 		return r.abandon(ctx, rec, failed.Step, err)
 	}
 	if err == nil {
@@ -268,18 +271,30 @@ func (r *Runner) backup(ctx context.Context, a *app.App, from string, rec *Recor
 	}})
 }
 
-// beforeApply are the deploy's steps that change nothing on the server.
-var beforeApply = []string{"check out recipe", "lint recipe", "load compose files", "check server"}
-
 func (r *Runner) deployer() *app.Deployer {
 	return &app.Deployer{Store: r.Store, Cluster: r.Cluster, Observer: r.Observer, Locked: true, Actor: r.Actor}
 }
 
+// deploy deploys version: a release, or a commit of the recipe's clone (a
+// staging app that follows a branch).
 func (r *Runner) deploy(ctx context.Context, a *app.App, version string) error {
 	o := r.Deploy
-	o.Version, o.Force, o.Upgrade, o.DryRun, o.Chaos = version, true, true, false, false
+	o.Version, o.Force, o.Upgrade, o.DryRun, o.Chaos, o.Commit = version, true, true, false, false, ""
+	if recipe.IsCommitID(version) {
+		o.Version, o.Commit = "", version
+	}
 	_, err := r.deployer().Deploy(ctx, a, o)
 	return err
+}
+
+// Runs reports whether the deployed state is version: a release by its
+// version label, a commit by the chaos-version label (its first digits; a
+// dirty work tree's "+U" is not that commit).
+func Runs(st app.Deployed, version string) bool {
+	if recipe.IsCommitID(version) {
+		return st.Chaos && len(st.ChaosVersion) >= 7 && recipe.IsCommitID(st.ChaosVersion) && strings.HasPrefix(version, st.ChaosVersion)
+	}
+	return st.Version == version
 }
 
 // verify: converged (the deploy waited), then no task fails or restarts for
@@ -313,6 +328,10 @@ func WatchStable(ctx context.Context, c swarm.Cluster, stackName string, d time.
 	if err != nil {
 		return err
 	}
+	jobs, err := cronjob.JobServices(ctx, c, stackName) // a scheduled run is no restart
+	if err != nil {
+		return err
+	}
 	running := map[string]bool{}
 	for _, t := range start {
 		if t.DesiredState == mobyswarm.TaskStateRunning && t.Status.State == mobyswarm.TaskStateRunning {
@@ -327,6 +346,9 @@ func WatchStable(ctx context.Context, c swarm.Cluster, stackName string, d time.
 			return err
 		}
 		for _, t := range tasks {
+			if jobs[t.ServiceID] {
+				continue
+			}
 			if running[t.ID] && t.Status.State != mobyswarm.TaskStateRunning {
 				return fmt.Errorf("task %s.%d stopped (%s) within the verify window: %s", t.ServiceID, t.Slot, t.Status.State, cmp.Or(t.Status.Err, t.Status.Message))
 			}
@@ -389,7 +411,7 @@ func (r *Runner) rollback(ctx context.Context, j Job, rec *Record, cause error) 
 	switch {
 	case err != nil:
 		problems = append(problems, err.Error())
-	case st.Version != j.From:
+	case !Runs(st, j.From):
 		r.note("roll back", "deploying %s again", j.From)
 		if err := r.deploy(ctx, a, j.From); err != nil {
 			problems = append(problems, "redeploy "+j.From+": "+err.Error())
@@ -474,7 +496,7 @@ func (r *Runner) Resume(ctx context.Context, rec Record, j Job) (Record, error) 
 	if err != nil {
 		return rec, err
 	}
-	if st.Version != j.To {
+	if !Runs(st, j.To) {
 		return r.rollback(ctx, j, &rec, fmt.Errorf("interrupted during the deploy of %s", j.To))
 	}
 	// The new version's spec is in place: wait for swarm to finish the

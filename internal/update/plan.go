@@ -32,6 +32,7 @@ const (
 	GateNoBackup       = "no-backup"       // backups are enabled but cannot be taken
 	GateNoRecord       = "no-env-record"   // the server holds no record of the operator's env (deployed by another abra)
 	GateBadPolicy      = "bad-policy"      // the policy labels do not parse
+	GateFollowsBranch  = "follows-branch"  // a staging app: pushes to AUTO_UPDATE_BRANCH redeploy it, not releases
 )
 
 // Gate is a reason an update does not run now.

@@ -2,19 +2,17 @@ package update
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	mobyswarm "github.com/moby/moby/api/types/swarm"
 
+	"coopcloud.tech/abra/internal/configlog"
 	"coopcloud.tech/abra/internal/swarm"
 )
 
@@ -63,25 +61,25 @@ type Record struct {
 }
 
 // Records keeps operation records and quarantined versions as swarm configs
-// (abra-op.<id>.<seq>, abra-quarantine.<hash>): stored in the managers' raft
-// log, readable by every abra and agent that can reach the API, written
-// atomically (a config is created whole or not at all), and never mounted
-// into any container.
+// (abra-op.<id>.<seq> as internal/configlog keeps records,
+// abra-quarantine.<hash>): stored in the managers' raft log, readable by
+// every abra and agent that can reach the API, written atomically, and never
+// mounted into any container.
 type Records struct{ Cluster swarm.Cluster }
 
 const (
 	opLabel     = "coop-cloud.op"
 	qLabel      = "coop-cloud.quarantine"
 	keepRecords = 50 // finished records kept per app
-	maxLabel    = 800
+	maxLabel    = configlog.MaxLabel
 )
 
-// NewID makes an operation id that sorts by time.
-func NewID(now time.Time) string {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return now.UTC().Format("20060102t150405") + hex.EncodeToString(b)
+func (r Records) log() configlog.Log {
+	return configlog.Log{Cluster: r.Cluster, Prefix: "abra-op", Label: opLabel}
 }
+
+// NewID makes an operation id that sorts by time.
+func NewID(now time.Time) string { return configlog.NewID(now) }
 
 // Save writes the record's current state (a new config, then the previous
 // one is removed: a crash in between leaves two, and the newer wins).
@@ -95,83 +93,56 @@ func (r Records) Save(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return err
 	}
-	labels := map[string]string{opLabel: rec.ID}
-	for k, v := range rec.labels() {
-		labels[opLabel+"."+k] = v
-	}
-	name := fmt.Sprintf("abra-op.%s.%d", rec.ID, rec.Seq)
-	if err := r.Cluster.CreateConfig(ctx, mobyswarm.ConfigSpec{Annotations: mobyswarm.Annotations{Name: name, Labels: labels}, Data: data}); err != nil {
+	all, err := r.log().Save(ctx, rec.ID, rec.Seq, rec.labels(), data)
+	if err != nil {
 		return fmt.Errorf("record operation %s: %w", rec.ID, err)
 	}
-	all, err := r.Cluster.Configs(ctx, "")
-	if err != nil {
-		return nil // the new record is written; the old one goes next time
-	}
-	for _, o := range all {
-		if o.Labels[opLabel] == rec.ID && o.Name != name {
-			_ = r.Cluster.RemoveConfig(ctx, o.ID)
-		}
-	}
-	if rec.State.Final() {
-		r.prune(ctx, rec.Stack, all)
+	if all != nil && rec.State.Final() {
+		log := r.log()
+		log.Prune(ctx, all, r.latest(all, rec.Stack), func(e configlog.Entry) bool { return State(e.Get("state")).Final() }, keepRecords)
 	}
 	return nil
 }
 
 func (rec Record) labels() map[string]string {
-	l := map[string]string{
+	return map[string]string{
 		"app": rec.App, "stack": rec.Stack, "server": rec.Server, "recipe": rec.Recipe, "from": rec.From, "to": rec.To,
 		"actor": rec.Actor, "trigger": rec.Trigger, "state": string(rec.State), "step": rec.Step, "snapshot": rec.Snapshot,
 		"holder": rec.Holder, "error": rec.Error, "started": rec.Started.UTC().Format(time.RFC3339),
-		"updated": rec.Updated.UTC().Format(time.RFC3339), "seq": strconv.Itoa(rec.Seq),
+		"updated": rec.Updated.UTC().Format(time.RFC3339),
 	}
-	for k, v := range l {
-		l[k] = cut(v)
-	}
-	return l
 }
 
-func recordOf(o swarm.Object) (Record, bool) {
-	id, ok := o.Labels[opLabel]
-	if !ok {
-		return Record{}, false
-	}
-	g := func(k string) string { return o.Labels[opLabel+"."+k] }
-	rec := Record{ID: id, App: g("app"), Stack: g("stack"), Server: g("server"), Recipe: g("recipe"), From: g("from"), To: g("to"),
+func recordOf(e configlog.Entry) Record {
+	g := e.Get
+	rec := Record{ID: e.ID, App: g("app"), Stack: g("stack"), Server: g("server"), Recipe: g("recipe"), From: g("from"), To: g("to"),
 		Actor: g("actor"), Trigger: g("trigger"), State: State(g("state")), Step: g("step"), Snapshot: g("snapshot"),
-		Holder: g("holder"), Error: g("error")}
+		Holder: g("holder"), Error: g("error"), Seq: e.Seq}
 	rec.Started, _ = time.Parse(time.RFC3339, g("started"))
 	rec.Updated, _ = time.Parse(time.RFC3339, g("updated"))
-	rec.Seq, _ = strconv.Atoi(g("seq"))
-	return rec, true
+	return rec
 }
 
 // List returns the records of one stack ("" for all), newest first.
 func (r Records) List(ctx context.Context, stack string) ([]Record, error) {
-	all, err := r.Cluster.Configs(ctx, "")
+	all, err := r.log().All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read operation records: %w", err)
 	}
-	return latest(all, stack), nil
+	es := r.latest(all, stack)
+	out := make([]Record, len(es))
+	for i, e := range es {
+		out[i] = recordOf(e)
+	}
+	return out, nil
 }
 
-func latest(all []swarm.Object, stack string) []Record {
-	byID := map[string]Record{}
-	for _, o := range all {
-		rec, ok := recordOf(o)
-		if !ok || stack != "" && rec.Stack != stack {
-			continue
-		}
-		if old, seen := byID[rec.ID]; !seen || rec.Seq > old.Seq {
-			byID[rec.ID] = rec
-		}
-	}
-	out := make([]Record, 0, len(byID))
-	for _, rec := range byID {
-		out = append(out, rec)
-	}
-	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(b.ID, a.ID) })
-	return out
+// latest: the newest state of each of stack's records ("" for all), newest
+// record first.
+func (r Records) latest(all []swarm.Object, stack string) []configlog.Entry {
+	es := r.log().Latest(all, func(e configlog.Entry) bool { return stack == "" || e.Get("stack") == stack })
+	slices.SortFunc(es, func(a, b configlog.Entry) int { return strings.Compare(b.ID, a.ID) })
+	return es
 }
 
 // Unfinished returns the records not in a final state, oldest first.
@@ -187,24 +158,6 @@ func (r Records) Unfinished(ctx context.Context) ([]Record, error) {
 		}
 	}
 	return out, nil
-}
-
-func (r Records) prune(ctx context.Context, stack string, all []swarm.Object) {
-	recs := latest(all, stack)
-	n := 0
-	for _, rec := range recs {
-		if !rec.State.Final() {
-			continue
-		}
-		if n++; n <= keepRecords {
-			continue
-		}
-		for _, o := range all {
-			if o.Labels[opLabel] == rec.ID {
-				_ = r.Cluster.RemoveConfig(ctx, o.ID)
-			}
-		}
-	}
 }
 
 // Quarantine is a version that failed on an app: automatic updates skip it
@@ -225,7 +178,7 @@ func quarantineName(stack, version string) string {
 
 // Quarantine records version as failed on stack.
 func (r Records) Quarantine(ctx context.Context, q Quarantine) error {
-	reason := cut(q.Reason)
+	reason := configlog.Cut(q.Reason)
 	spec := mobyswarm.ConfigSpec{Annotations: mobyswarm.Annotations{Name: quarantineName(q.Stack, q.Version), Labels: map[string]string{
 		qLabel: q.Stack, qLabel + ".version": q.Version, qLabel + ".reason": reason, qLabel + ".operation": q.Operation,
 		qLabel + ".since": time.Now().UTC().Format(time.RFC3339),
@@ -283,28 +236,19 @@ func Versions(qs []Quarantine) []string {
 	return out
 }
 
-// cut shortens a label value to maxLabel bytes on a character boundary.
-func cut(v string) string {
-	if len(v) <= maxLabel {
-		return v
-	}
-	i := maxLabel
-	for i > 0 && !utf8.RuneStart(v[i]) {
-		i--
-	}
-	return v[:i] + "…"
-}
-
 // Forget removes a stack's operation records and quarantined versions: the
 // app is removed, and a new app under the same domain starts with neither.
 func (r Records) Forget(ctx context.Context, stack string) (int, error) {
+	n, err := r.log().Forget(ctx, "stack", stack)
+	if err != nil {
+		return n, err
+	}
 	all, err := r.Cluster.Configs(ctx, "")
 	if err != nil {
-		return 0, err
+		return n, err
 	}
-	n := 0
 	for _, o := range all {
-		if !isRecordOf(o, stack) {
+		if o.Labels[qLabel] != stack {
 			continue
 		}
 		if err := r.Cluster.RemoveConfig(ctx, o.ID); err != nil {
@@ -313,9 +257,4 @@ func (r Records) Forget(ctx context.Context, stack string) (int, error) {
 		n++
 	}
 	return n, nil
-}
-
-func isRecordOf(o swarm.Object, stack string) bool {
-	_, isOp := o.Labels[opLabel]
-	return isOp && o.Labels[opLabel+".stack"] == stack || o.Labels[qLabel] == stack
 }

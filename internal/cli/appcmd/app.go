@@ -46,6 +46,8 @@ func NewCmd(f *command.Factory) *cobra.Command {
 		newSyncCmd(f),
 		newHistoryCmd(f),
 		newQuarantineCmd(f),
+		newLockCmd(f, nil),
+		newCronCmd(f),
 	)
 	return cmd
 }

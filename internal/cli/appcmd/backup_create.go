@@ -3,6 +3,7 @@ package appcmd
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -49,20 +50,34 @@ The new snapshot's ID is printed on stdout.`,
 	return cmd
 }
 
-func runBackupCreate(ctx context.Context, o *backupCreateOptions) error {
+func runBackupCreate(ctx context.Context, o *backupCreateOptions) (err error) {
 	a, b, p, err := backupsFor(ctx, o.f, o.domain, o.json)
 	if err != nil {
 		return err
 	}
+	op := journalled(o.f, "backup", a)
+	defer func() { op.End(err) }()
+	b.Observer = app.BackupNotes{BackupObserver: p, Note: op.Note}
 	res, err := b.Create(ctx, a, app.CreateBackupOptions{Service: o.service, Tags: o.tags})
 	p.done()
 	if err != nil {
 		return err
 	}
+	op.Note("backup", fmt.Sprintf("snapshot %s: %d files", backup.ShortID(res.SnapshotID), res.Files))
 	if o.json {
 		return ui.JSON(o.f.IO, res)
 	}
-	fmt.Fprintf(o.f.IO.Err, "%s: snapshot %s of %s: %d files, %s\n", a.Domain, backup.ShortID(res.SnapshotID), joinOrDash(res.Services), res.Files, humanBytes(res.Bytes))
-	fmt.Fprintln(o.f.IO.Out, res.SnapshotID)
+	ids := res.Snapshots // one per node holding the app's volumes
+	if len(ids) == 0 {
+		ids = []string{res.SnapshotID}
+	}
+	what := "snapshot"
+	if len(ids) > 1 {
+		what = "snapshots"
+	}
+	fmt.Fprintf(o.f.IO.Err, "%s: %s %s of %s: %d files, %s\n", a.Domain, what, strings.Join(backup.ShortIDs(ids), ", "), joinOrDash(res.Services), res.Files, humanBytes(res.Bytes))
+	for _, id := range ids {
+		fmt.Fprintln(o.f.IO.Out, id)
+	}
 	return nil
 }

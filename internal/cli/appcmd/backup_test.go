@@ -515,3 +515,21 @@ func TestRollbackOffersPreUpgradeRestore(t *testing.T) {
 		t.Errorf("with -n nothing is restored: %v", bot.ran)
 	}
 }
+
+func TestBackupCreateOnSeveralNodesPrintsEverySnapshot(t *testing.T) {
+	fx := newBackupFixture(t)
+	fx.addService(t, "app_example_org_app", app.BackupLabel+"=true")
+	bot := &backupbot{replies: map[string]reply{"create": {stdout: []string{
+		result(`{"snapshot_id":"cafe1234","snapshots":["cafe1234","beef5678"],"services":["app","db"],"paths":["/p","/q"],"files":4,"bytes":2048}`),
+	}}}}
+	fx.cluster.ExecFunc = bot.exec
+	if err := fx.run(newBackupCreateCmd(fx.f, nil), "app.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if fx.out.String() != "cafe1234\nbeef5678\n" {
+		t.Errorf("stdout = %q, want one snapshot ID per node", fx.out.String())
+	}
+	if want := "app.example.org: snapshots cafe1234, beef5678 of app,db: 4 files, 2.0 KiB\n"; fx.err.String() != want {
+		t.Errorf("stderr = %q, want %q", fx.err.String(), want)
+	}
+}

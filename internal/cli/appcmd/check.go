@@ -3,13 +3,10 @@ package appcmd
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/cli/command"
-	"coopcloud.tech/abra/internal/envfile"
-	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/ui"
 )
 
@@ -51,31 +48,11 @@ func runCheck(ctx context.Context, o *checkOptions) error {
 	if err != nil {
 		return err
 	}
-	src, err := o.f.Store().CheckoutApp(ctx, a, a.PinnedVersion(), o.chaos)
+	missing, err := o.f.Store().MissingKeys(ctx, a, a.PinnedVersion(), o.chaos)
 	if err != nil {
 		return err
 	}
-	defer src.Close()
-	data, err := guard.ReadFile(src.Dir, ".env.sample")
-	if err != nil {
-		return fmt.Errorf("recipe %s: %w", a.Recipe(), err)
-	}
-	sample, err := envfile.Parse(a.Recipe()+"/.env.sample", data)
-	if err != nil {
-		return err
-	}
-	view := checkView{App: a.Domain, Recipe: a.Recipe(), Missing: []string{}}
-	have := a.Env.Keys()
-	// TYPE and RECIPE are two names of one key: an env file with RECIPE=
-	// does not miss the sample's TYPE=, nor the other way round.
-	if slices.Contains(have, "TYPE") || slices.Contains(have, "RECIPE") {
-		have = append(have, "TYPE", "RECIPE")
-	}
-	for _, k := range sample.Keys() {
-		if !slices.Contains(have, k) {
-			view.Missing = append(view.Missing, k)
-		}
-	}
+	view := checkView{App: a.Domain, Recipe: a.Recipe(), Missing: missing}
 	if o.json {
 		if err := ui.JSON(o.f.IO, view); err != nil {
 			return err

@@ -8,7 +8,9 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/recipe"
 	"coopcloud.tech/abra/internal/stack"
+	"coopcloud.tech/abra/internal/step"
 	"coopcloud.tech/abra/internal/ui"
 )
 
@@ -29,10 +31,12 @@ func newDeployCmd(f *command.Factory, runF func(context.Context, *deployOptions)
 
 The version is, in order: the [version] argument; the version pinned in the env
 file (TYPE=<recipe>:<version>) unless --ignore-env-version; the latest release.
---chaos deploys the recipe's work tree as it is. After a successful deploy the
-version is pinned in the env file. Deploying the version that already runs is
-refused without --force.`,
-		Example: "  abra app deploy blog.example.org\n  abra app deploy blog.example.org 1.2.0+6.4.1\n  abra app deploy blog.example.org --chaos",
+--chaos deploys the recipe's work tree as it is; a commit id as [version] (7 to
+40 hex digits) deploys that commit of the recipe's clone, labelled like a chaos
+deploy, without touching the work tree. After a successful deploy of a release
+the version is pinned in the env file. Deploying the version that already runs
+is refused without --force.`,
+		Example: "  abra app deploy blog.example.org\n  abra app deploy blog.example.org 1.2.0+6.4.1\n  abra app deploy blog.example.org --chaos\n  abra app deploy blog.example.org 3f2c9a1e",
 		Args:    command.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.domain = args[0]
@@ -41,6 +45,9 @@ refused without --force.`,
 			}
 			if o.opts.Chaos && o.opts.Version != "" {
 				return command.Usagef("--chaos deploys the work tree: do not name a version too")
+			}
+			if recipe.IsCommitID(o.opts.Version) {
+				o.opts.Commit, o.opts.Version = o.opts.Version, ""
 			}
 			o.opts.Offline = f.Offline
 			if runF != nil {
@@ -82,15 +89,18 @@ func Deploy(ctx context.Context, f *command.Factory, domain string, opts app.Dep
 	return runDeploy(ctx, &deployOptions{f: f, domain: domain, opts: opts})
 }
 
-func runDeploy(ctx context.Context, o *deployOptions) error {
+func runDeploy(ctx context.Context, o *deployOptions) (err error) {
 	a, c, err := loadApp(ctx, o.f, o.domain)
 	if err != nil {
 		return err
 	}
-	d := &app.Deployer{
-		Store: o.f.Store(), Cluster: c,
-		Observer: &ui.Steps{W: o.f.IO.Err, JSON: o.json, Color: o.f.IO.Color()},
+	var obs step.Observer = &ui.Steps{W: o.f.IO.Err, JSON: o.json, Color: o.f.IO.Color()}
+	if !o.opts.DryRun {
+		op := journalled(o.f, "deploy", a)
+		obs = step.Tee{obs, op}
+		defer func() { op.End(err) }()
 	}
+	d := &app.Deployer{Store: o.f.Store(), Cluster: c, Observer: obs}
 	res, err := d.Deploy(ctx, a, o.opts)
 	if err != nil {
 		return err

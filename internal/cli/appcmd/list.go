@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
-	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/ui"
 )
@@ -24,61 +22,6 @@ type listOptions struct {
 	json    bool
 	status  bool
 	timeout time.Duration
-}
-
-// appView is an app in `app ls --json`: abra's fields and names (camelCase,
-// as scripts written for abra read them: jq '.[].apps[].appName'), then ours
-// as additions.
-type appView struct {
-	Server       string `json:"server"`
-	Recipe       string `json:"recipe"`
-	AppName      string `json:"appName"`
-	Domain       string `json:"domain"`
-	Status       string `json:"status"`
-	Chaos        string `json:"chaos"`
-	ChaosVersion string `json:"chaosVersion"`
-	AutoUpdate   string `json:"autoUpdate"`
-	Version      string `json:"version"`
-	Upgrade      string `json:"upgrade"`
-	// Ours: the env file, and why the status is what it is.
-	Path   string `json:"path"`
-	Reason string `json:"reason,omitempty"`
-}
-
-// serverView is one server's entry in `app ls --json`, keyed by server
-// name, with abra's counts.
-type serverView struct {
-	Apps             []appView `json:"apps"`
-	AppCount         int       `json:"appCount"`
-	VersionCount     int       `json:"versionCount"`
-	UnversionedCount int       `json:"unversionedCount"`
-	LatestCount      int       `json:"latestCount"`
-	UpgradeCount     int       `json:"upgradeCount"`
-}
-
-func byServer(views []appView) map[string]*serverView {
-	out := map[string]*serverView{}
-	for _, v := range views {
-		s := out[v.Server]
-		if s == nil {
-			s = &serverView{Apps: []appView{}}
-			out[v.Server] = s
-		}
-		s.Apps = append(s.Apps, v)
-		s.AppCount++
-		switch {
-		case v.Version == "" || v.Version == "unknown":
-			s.UnversionedCount++
-		default:
-			s.VersionCount++
-			if v.Upgrade == "" || v.Upgrade == "latest" {
-				s.LatestCount++
-			} else {
-				s.UpgradeCount++
-			}
-		}
-	}
-	return out
 }
 
 func newListCmd(f *command.Factory, runF func(context.Context, *listOptions) error) *cobra.Command {
@@ -104,60 +47,27 @@ func newListCmd(f *command.Factory, runF func(context.Context, *listOptions) err
 }
 
 func runList(ctx context.Context, o *listOptions) error {
-	store := o.f.Store()
-	if o.server != "" {
-		if err := store.Servers().Check(o.server); err != nil {
-			return err
-		}
-	}
-	refs, err := store.Refs()
+	views, broken, failed, err := app.Fleet(ctx, o.f.Store(), app.FleetOptions{Server: o.server, Recipe: o.recipe,
+		Status: o.status, Connect: o.f.Connect, Timeout: o.timeout})
 	if err != nil {
 		return err
 	}
-	views := []appView{}
-	var apps []*app.App
-	var broken []string
-	for _, r := range refs {
-		if o.server != "" && r.Server != o.server {
-			continue
-		}
-		if err := guard.Domain(strings.ToLower(r.Domain)); err != nil {
-			fmt.Fprintf(o.f.IO.Err, "abra: %s: not an app env file: %v\n", r.Path, err)
-			broken = append(broken, r.Path)
-			continue
-		}
-		a, err := r.Load()
-		if err != nil {
-			// One broken env file must not hide the other apps.
-			fmt.Fprintf(o.f.IO.Err, "abra: %v\n", err)
-			broken = append(broken, r.Path)
-			continue
-		}
-		if o.recipe != "" && a.Recipe() != o.recipe {
-			continue
-		}
-		auto, _ := a.Env.Get("ENABLE_AUTO_UPDATE")
-		views = append(views, appView{Server: a.Server, Recipe: a.Recipe(), AppName: a.Domain, Domain: a.Domain, Version: a.PinnedVersion(), Path: a.Path,
-			Status: "unknown", Chaos: "false", AutoUpdate: strconv.FormatBool(auto == "true" || auto == "1")})
-		apps = append(apps, a)
-	}
 	var statusErr error
 	if len(broken) > 0 {
-		statusErr = hint.With(fmt.Errorf("%w: %d env files could not be read: %s", command.ErrPartial, len(broken), strings.Join(broken, ", ")),
+		paths := make([]string, len(broken))
+		for i, b := range broken {
+			// One broken env file must not hide the other apps.
+			fmt.Fprintf(o.f.IO.Err, "abra: %v\n", b.Err)
+			paths[i] = b.Path
+		}
+		statusErr = hint.With(fmt.Errorf("%w: %d env files could not be read: %s", command.ErrPartial, len(broken), strings.Join(paths, ", ")),
 			"fix them with 'abra app config <domain>' (or your editor) as said above; a file whose name is not <domain>.env belongs elsewhere")
 	}
-	if o.status {
-		rows, err := app.FleetStatus(ctx, store, apps, o.f.Connect, app.StatusOptions{Timeout: o.timeout})
-		for i, r := range rows {
-			views[i].Version, views[i].ChaosVersion, views[i].Status, views[i].Reason, views[i].Upgrade = r.Version, r.Chaos, r.State, r.Reason, r.Upgrade
-			views[i].Chaos = strconv.FormatBool(r.Chaos != "")
-		}
-		if err != nil {
-			statusErr = errors.Join(statusErr, fmt.Errorf("%w: %w", command.ErrPartial, err))
-		}
+	if failed != nil {
+		statusErr = errors.Join(statusErr, fmt.Errorf("%w: %w", command.ErrPartial, failed))
 	}
 	if o.json {
-		if err := ui.JSON(o.f.IO, byServer(views)); err != nil {
+		if err := ui.JSON(o.f.IO, app.ByServer(views)); err != nil {
 			return err
 		}
 		return statusErr

@@ -1,13 +1,10 @@
 package appcmd
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/docker/cli/cli/compose/convert"
 	"github.com/spf13/cobra"
 
 	"coopcloud.tech/abra/internal/app"
@@ -102,56 +99,11 @@ func runLogs(ctx context.Context, o *logsOptions) error {
 	if err != nil {
 		return err
 	}
-	services := map[string]string{} // short name → ID
-	if o.service != "" {
-		id, err := app.ServiceID(ctx, c, a, o.service)
-		if err != nil {
-			return err
-		}
-		services[o.service] = id
-	} else {
-		all, err := c.Services(ctx, a.StackName())
-		if err != nil {
-			return err
-		}
-		if len(all) == 0 {
-			_, err := app.ServiceID(ctx, c, a, "app") // not deployed: its error says so
-			return err
-		}
-		ns := convert.NewNamespace(a.StackName())
-		for _, s := range all {
-			services[ns.Descope(s.Spec.Name)] = s.ID
-		}
-	}
 	lo, err := o.logOptions(time.Now())
 	if err != nil {
 		return err
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	errs := make(chan error, len(services))
-	for name, id := range services {
-		rc, err := c.ServiceLogs(ctx, id, lo)
-		if err != nil {
-			return fmt.Errorf("logs of %s: %w", name, err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer rc.Close()
-			sc := bufio.NewScanner(rc)
-			sc.Buffer(make([]byte, 64*1024), 1024*1024)
-			for sc.Scan() {
-				mu.Lock()
-				fmt.Fprintf(o.f.IO.Out, "%s | %s\n", name, sc.Text())
-				mu.Unlock()
-			}
-			if err := sc.Err(); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("logs of %s: %w", name, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return app.Logs(ctx, c, a, o.service, lo, func(l app.LogLine) {
+		fmt.Fprintf(o.f.IO.Out, "%s | %s\n", l.Service, l.Text)
+	})
 }

@@ -28,8 +28,14 @@ func newPsCmd(f *command.Factory, runF func(context.Context, *psOptions) error) 
 	cmd := &cobra.Command{
 		Use:     "ps <domain> [--watch]",
 		Aliases: []string{"p"},
-		Short:   "List the app's tasks: state, health, errors",
-		Long: `List the app's tasks: state, health, errors.
+		Short:   "List the app's tasks: node, state, health, errors",
+		Long: `List the app's tasks: node, state, health, errors.
+
+The node column is the hostname of the node a task is on, with "(down)" when
+swarm lost that node (the task's state is then the last it heard) and
+"(drained)" when the node was drained (swarm moves its tasks elsewhere). A
+task waiting for a node has none, and its error is swarm's reason (e.g. "no
+suitable node (scheduling constraints not satisfied on 3 nodes)").
 
 With --watch the list is refreshed every 2 seconds until you interrupt it
 (Ctrl-C, exit code 130). On a terminal the screen is redrawn; otherwise each
@@ -103,7 +109,11 @@ func printTasks(ctx context.Context, o *psOptions, c swarm.Cluster, a *app.App) 
 		if h == "" {
 			h = "-"
 		}
-		rows = append(rows, []string{t.Service, t.Image, t.State, h, t.Since, t.Error})
+		node := orDash(t.Hostname)
+		if t.NodeTrouble != "" {
+			node += " (" + t.NodeTrouble + ")"
+		}
+		rows = append(rows, []string{t.Service, t.Image, node, t.State, h, t.Since, t.Error})
 	}
-	return ui.Table(o.f.IO, []string{"service", "image", "state", "health", "since", "error"}, rows)
+	return ui.Table(o.f.IO, []string{"service", "image", "node", "state", "health", "since", "error"}, rows)
 }

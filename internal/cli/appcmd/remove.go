@@ -9,6 +9,7 @@ import (
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
+	"coopcloud.tech/abra/internal/cronjob"
 	"coopcloud.tech/abra/internal/update"
 )
 
@@ -62,6 +63,9 @@ func runRemove(ctx context.Context, o *removeOptions) error {
 	}
 	if _, err := (update.Records{Cluster: c}).Forget(ctx, a.StackName()); err != nil {
 		fmt.Fprintf(o.f.IO.Err, "warning: %s's upgrade history stays on the server: %v\n", a.Domain, err)
+	}
+	if _, err := (cronjob.Records{Cluster: c}).Forget(ctx, a.StackName()); err != nil {
+		fmt.Fprintf(o.f.IO.Err, "warning: %s's scheduled job runs stay on the server: %v\n", a.Domain, err)
 	}
 	fmt.Fprintf(o.f.IO.Err, "%s removed (%d volumes, %d secrets, env file)\n", a.Domain, len(left.Volumes), len(left.Secrets))
 	return nil

@@ -54,7 +54,7 @@ You are asked first unless -n/--no-input or --force.`,
 	return cmd
 }
 
-func runRestore(ctx context.Context, o *restoreOptions) error {
+func runRestore(ctx context.Context, o *restoreOptions) (err error) {
 	a, b, p, err := backupsFor(ctx, o.f, o.domain, o.json)
 	if err != nil {
 		return err
@@ -75,11 +75,15 @@ func runRestore(ctx context.Context, o *restoreOptions) error {
 			return fmt.Errorf("restore cancelled")
 		}
 	}
+	op := journalled(o.f, "restore", a)
+	defer func() { op.End(err) }()
+	b.Observer = app.BackupNotes{BackupObserver: p, Note: op.Note}
 	res, err := b.Restore(ctx, a, o.opts)
 	p.done()
 	if err != nil {
 		return err
 	}
+	op.Note("restore", fmt.Sprintf("restored %s from snapshot %s", joinOrDash(res.Services), backup.ShortID(res.SnapshotID)))
 	if o.json {
 		return ui.JSON(o.f.IO, res)
 	}

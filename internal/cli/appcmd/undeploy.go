@@ -42,13 +42,16 @@ server's dangling images are removed afterwards (volumes and secrets stay).`,
 	return cmd
 }
 
-func runUndeploy(ctx context.Context, o *undeployOptions) error {
+func runUndeploy(ctx context.Context, o *undeployOptions) (err error) {
 	a, c, err := loadApp(ctx, o.f, o.domain)
 	if err != nil {
 		return err
 	}
+	op := journalled(o.f, "undeploy", a)
+	defer func() { op.End(err) }()
 	err = app.Undeploy(ctx, c, a, func(e stack.Event) {
 		fmt.Fprintf(o.f.IO.Err, "  %s %s %s\n", e.Action, e.Kind, e.Name)
+		op.Note("undeploy", fmt.Sprintf("%s %s %s", e.Action, e.Kind, e.Name))
 	})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/cli/command"
 	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/step"
 	"coopcloud.tech/abra/internal/swarm"
 	"coopcloud.tech/abra/internal/ui"
 	"coopcloud.tech/abra/internal/update"
@@ -114,7 +115,9 @@ for the update agent, recipes/abra-agent):
   AUTO_UPDATE_HOLD=1.4.0+2.0.0     releases never installed automatically
   AUTO_UPDATE_VERIFY=2m            no task may fail or restart this long after
   AUTO_UPDATE_PROBE=https://${DOMAIN}/health   must answer 2xx/3xx
-  AUTO_UPDATE_CHECK="app healthcheck"          abra.sh function that must exit 0`
+  AUTO_UPDATE_CHECK="app healthcheck"          abra.sh function that must exit 0
+  AUTO_UPDATE_BRANCH=main          a staging app: the agent's webhook redeploys
+                                   it at each push to this branch, not releases`
 		cmd.Flags().BoolVarP(&o.all, "all", "a", false, "upgrade every deployed app within its policy")
 		cmd.Flags().StringVarP(&o.fleet.server, "server", "s", "", "with --all: only this server's apps")
 		cmd.Flags().BoolVar(&o.fleet.major, "major", false, "with --all: allow major upgrades (within each app's policy class)")
@@ -127,50 +130,24 @@ for the update agent, recipes/abra-agent):
 	return cmd
 }
 
-func runVersionChange(ctx context.Context, o *upgradeOptions) error {
+func runVersionChange(ctx context.Context, o *upgradeOptions) (err error) {
 	a, c, err := loadApp(ctx, o.f, o.domain)
 	if err != nil {
 		return err
 	}
 	verb := map[app.Direction]string{app.Up: "upgrade", app.Down: "rollback"}[o.dir]
-	repo, err := o.f.Store().AppRecipe(a)
-	if err != nil {
+	if repo, err := o.f.Store().AppRecipe(a); err != nil {
 		return err
-	}
-	if !o.f.Offline {
+	} else if !o.f.Offline {
 		if err := repo.Fetch(ctx); err != nil {
 			fmt.Fprintf(o.f.IO.Err, "warning: could not fetch new versions of %s: %v\n", a.Recipe(), err)
 		}
 	}
-	if o.opts.Version != "" { // a version that does not exist is refused before the server is asked
-		if _, err := repo.Find(o.opts.Version); err != nil {
-			return hint.With(fmt.Errorf("%s %s: recipe %s: %w", verb, a.Domain, a.Recipe(), err), "list versions with 'abra recipe versions "+a.Recipe()+"'")
-		}
-	}
-	st, err := app.DeployedState(ctx, c, a.StackName())
+	vc, err := o.f.Store().PlanVersionChange(ctx, c, a, o.dir, o.opts.Version)
 	if err != nil {
 		return err
 	}
-	if !st.Deployed {
-		return hint.With(fmt.Errorf("%s %s: %w", verb, a.Domain, app.ErrNotDeployed), "deploy it first with 'abra app deploy "+a.Domain+"'")
-	}
-	current := st.Release(a)
-	if current == "" {
-		return hint.With(fmt.Errorf("%s %s: the deployed version is unknown (chaos deploy without a pinned version)", verb, a.Domain),
-			"deploy a release with 'abra app deploy "+a.Domain+" <version>'")
-	}
-	rels, err := repo.Versions()
-	if err != nil {
-		return err
-	}
-	cands, err := app.Candidates(rels, current, o.dir)
-	if err != nil {
-		return err
-	}
-	target, err := app.Pick(cands, o.opts.Version, o.dir)
-	if err != nil {
-		return err
-	}
+	current, cands, target := vc.Current, vc.Candidates, vc.Target
 	src, err := o.f.Store().CheckoutApp(ctx, a, target.Tag, false)
 	if err != nil {
 		return err
@@ -228,7 +205,12 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 	}
 	opts := o.opts
 	opts.Version, opts.Force, opts.Upgrade = target.Tag, true, o.dir == app.Up
-	obs := &ui.Steps{W: w, Color: o.f.IO.Color()}
+	var obs step.Observer = &ui.Steps{W: w, Color: o.f.IO.Color()}
+	if !opts.DryRun {
+		op := journalled(o.f, verb, a)
+		obs = step.Tee{obs, op}
+		defer func() { op.End(err) }()
+	}
 	if o.dir == app.Up && !opts.DryRun {
 		return upgradeOnPipeline(ctx, o, c, a, current, target.Tag, obs)
 	}
@@ -250,7 +232,7 @@ func runVersionChange(ctx context.Context, o *upgradeOptions) error {
 // upgradeOnPipeline runs a person's upgrade on the update pipeline: lock,
 // verified backup, deploy, verify (the app's AUTO_UPDATE_VERIFY window, probe
 // and check, when set), or roll back with the data and quarantine.
-func upgradeOnPipeline(ctx context.Context, o *upgradeOptions, c swarm.Cluster, a *app.App, from, to string, obs *ui.Steps) error {
+func upgradeOnPipeline(ctx context.Context, o *upgradeOptions, c swarm.Cluster, a *app.App, from, to string, obs step.Observer) error {
 	w := o.f.IO.Err
 	pol, err := app.PersonPolicy(a)
 	if err != nil {

@@ -20,6 +20,8 @@ import (
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
+	"coopcloud.tech/abra/internal/i18n"
+	"coopcloud.tech/abra/internal/journal"
 	"coopcloud.tech/abra/internal/secret"
 	"coopcloud.tech/abra/internal/server"
 	"coopcloud.tech/abra/internal/swarm"
@@ -44,6 +46,14 @@ type Factory struct {
 	// command. Tests set a fake.
 	Pass secret.PassStore
 
+	// JournalDir is where operations are journalled (internal/journal);
+	// "" journals nothing (tests).
+	JournalDir string
+
+	// Lang is the language of translated messages (internal/i18n; from
+	// LC_ALL, LC_MESSAGES, LANG); "" is English.
+	Lang string
+
 	mu       sync.Mutex
 	clusters map[string]swarm.Cluster
 }
@@ -52,7 +62,23 @@ type Factory struct {
 func NewFactory(io ui.IO) *Factory {
 	f := &Factory{IO: io, AbraDir: DefaultAbraDir(), clusters: map[string]swarm.Cluster{}}
 	f.Connect = dockerConnect
+	f.JournalDir, _ = journal.Dir()
+	f.Lang = i18n.Default.FromEnv(os.Getenv)
 	return f
+}
+
+// Journal is the operations journal front ends write long operations to
+// (nil: none). It is outside ABRA_DIR on purpose: real abra never sees it.
+func (f *Factory) Journal() *journal.Journal {
+	if f.JournalDir == "" {
+		return nil
+	}
+	return &journal.Journal{Dir: f.JournalDir}
+}
+
+// Text is a translatable message in the operator's language (internal/i18n).
+func (f *Factory) Text(key string, args ...any) string {
+	return i18n.Default.Text(f.Lang, key, args...)
 }
 
 // DefaultAbraDir is $ABRA_DIR, or ~/.abra.

@@ -252,7 +252,7 @@ func TestLintTable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "critical lint rules failed: R003") {
 		t.Errorf("error = %v, want one naming R003", err)
 	}
-	if want := "recipe gaseous: 31 rules,"; !strings.Contains(stderr, want) {
+	if want := "recipe gaseous: 33 rules,"; !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q lacks %q", stderr, want)
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"coopcloud.tech/abra/internal/guard"
 	"coopcloud.tech/abra/internal/hint"
 	"coopcloud.tech/abra/internal/server"
+	"coopcloud.tech/abra/internal/swarm"
+	"coopcloud.tech/abra/internal/ui"
 )
 
 type addOptions struct {
@@ -51,6 +53,9 @@ keys are verified, never trusted silently). abra checks that Docker answers,
 that the node is a swarm manager and that the "proxy" network exists; --init
 fixes the last two (docker swarm init, and the proxy overlay network). A Docker
 context named after the server is created, so 'docker --context <host>' works.
+When the server is the manager of a swarm of several nodes, their hostnames,
+roles, availability, state and addresses are listed on stdout, with a warning
+for each node that takes no new tasks (down or drained).
 
 --traefik also deploys the traefik recipe as the server's proxy (asked after
 --init when abra can prompt): the app traefik.<host> (--traefik-domain), with
@@ -232,7 +237,33 @@ func setUp(ctx context.Context, o *addOptions) error {
 	if !r.Proxy {
 		fmt.Fprintf(o.f.IO.Err, "warning: server %s has no %q network, which most recipes need: pass --init, or run 'docker network create -d overlay --scope swarm --attachable proxy' there\n", o.host, server.ProxyNetwork)
 	}
+	if r.Info.Nodes > 1 {
+		return listNodes(ctx, o, c)
+	}
 	return nil
+}
+
+// listNodes prints the nodes of a swarm of several nodes (stdout: hostname,
+// role, availability, state, address, "leader"), and warns on stderr about
+// nodes that cannot run tasks: apps pinned to them will not run.
+func listNodes(ctx context.Context, o *addOptions, c swarm.Cluster) error {
+	nodes, err := c.Nodes(ctx)
+	if err != nil {
+		return fmt.Errorf("server %s: list the swarm's nodes: %w", o.host, err)
+	}
+	fmt.Fprintf(o.f.IO.Err, "server %s: a swarm of %d nodes\n", o.host, len(nodes))
+	rows := make([][]string, 0, len(nodes))
+	for _, n := range nodes {
+		leader := "-"
+		if n.Leader {
+			leader = "leader"
+		}
+		rows = append(rows, []string{n.Hostname, n.Role, n.Availability, n.State, n.Addr, leader})
+		if !n.Usable() {
+			fmt.Fprintf(o.f.IO.Err, "warning: node %s is %s (%s): swarm runs no new tasks there\n", n.Hostname, n.State, n.Availability)
+		}
+	}
+	return ui.Table(o.f.IO, []string{"hostname", "role", "availability", "state", "address", "leader"}, rows)
 }
 
 // advertiseAddr is the address a new swarm advertises: the server's own.

@@ -77,6 +77,12 @@ func runPrune(ctx context.Context, o *pruneOptions) error {
 	if err != nil {
 		return err
 	}
+	// Lists, never null, in --json: Docker's report leaves empty ones nil.
+	for _, l := range []*[]string{&report.Containers, &report.Networks, &report.Images} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
 	view := pruneView{PruneReport: report, Volumes: []string{}}
 	for _, v := range volumes {
 		if err := c.RemoveVolume(ctx, v); err != nil {

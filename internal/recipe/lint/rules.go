@@ -115,6 +115,18 @@ var rules = []Rule{
 		Check:        checkNameLengths,
 	},
 	{
+		ID: "R016", Severity: Critical,
+		Description:  "scheduled jobs rest at 0 replicas and are never restarted by swarm",
+		HowToResolve: "give each service with swarm.cronjob.enable=true deploy.mode: replicated, replicas: 0 and restart_policy.condition: none: the scheduler (abra-agent) scales it up for a run and back to 0 after; with replicas above 0 every deploy runs the job as well, and with another restart policy swarm restarts a failed run (with any, every run) in a loop",
+		Check:        checkJobDeploy,
+	},
+	{
+		ID: "R017", Severity: Critical,
+		Description:  "scheduled jobs' swarm.cronjob labels parse",
+		HowToResolve: "write the schedule as 5 cron fields (0 3 * * *), 6 with seconds first (*/30 * * * * *) or a descriptor (@daily, @every 6h), the enable, skip-running, registry-auth and query-registry labels as true or false, and replicas as a number of at least 1; a schedule from a variable (${BACKUP_SCHEDULE}) is checked when an app is deployed",
+		Check:        checkJobLabels,
+	},
+	{
 		ID: "R101", Severity: Critical,
 		Description:  "compose files load",
 		HowToResolve: "fix the compose files until 'abra app deploy --chaos' loads them: valid YAML, options swarm supports, every service with an image",

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -75,6 +76,33 @@ func (c *Cluster) InitSwarm(ctx context.Context, advertiseAddr string) error {
 	return err
 }
 
+// Nodes implements swarm.Cluster.
+func (c *Cluster) Nodes(ctx context.Context) ([]swarm.Node, error) {
+	res, err := c.api.NodeList(ctx, client.NodeListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]swarm.Node, 0, len(res.Items))
+	for _, n := range res.Items {
+		node := swarm.Node{
+			ID: n.ID, Hostname: n.Description.Hostname, Role: string(n.Spec.Role),
+			Availability: string(n.Spec.Availability), State: string(n.Status.State),
+			Addr: n.Status.Addr, Labels: n.Spec.Labels,
+		}
+		if m := n.ManagerStatus; m != nil {
+			node.Leader = m.Leader
+			// A manager reports 0.0.0.0 as its status address; its raft
+			// address is the one it advertises.
+			if host, _, ok := strings.Cut(m.Addr, ":"); ok && (node.Addr == "" || node.Addr == "0.0.0.0") {
+				node.Addr = host
+			}
+		}
+		out = append(out, node)
+	}
+	swarm.SortNodes(out)
+	return out, nil
+}
+
 // Networks implements swarm.Cluster.
 func (c *Cluster) Networks(ctx context.Context, stack string) ([]swarm.Network, error) {
 	res, err := c.api.NetworkList(ctx, client.NetworkListOptions{Filters: stackFilter(stack)})
@@ -83,7 +111,7 @@ func (c *Cluster) Networks(ctx context.Context, stack string) ([]swarm.Network, 
 	}
 	out := make([]swarm.Network, 0, len(res.Items))
 	for _, n := range res.Items {
-		out = append(out, swarm.Network{ID: n.ID, Name: n.Name, Scope: n.Scope, Driver: n.Driver, Labels: n.Labels})
+		out = append(out, swarm.Network{ID: n.ID, Name: n.Name, Scope: n.Scope, Labels: n.Labels})
 	}
 	return out, nil
 }
@@ -95,7 +123,7 @@ func (c *Cluster) InspectNetwork(ctx context.Context, name string) (swarm.Networ
 		return swarm.Network{}, notFound(err, "network "+name)
 	}
 	n := res.Network
-	return swarm.Network{ID: n.ID, Name: n.Name, Scope: n.Scope, Driver: n.Driver, Labels: n.Labels}, nil
+	return swarm.Network{ID: n.ID, Name: n.Name, Scope: n.Scope, Labels: n.Labels}, nil
 }
 
 // CreateNetwork implements swarm.Cluster.
@@ -151,7 +179,7 @@ func (c *Cluster) CreateSecret(ctx context.Context, spec mobyswarm.SecretSpec) e
 // UpdateSecret implements swarm.Cluster.
 func (c *Cluster) UpdateSecret(ctx context.Context, s swarm.Object, spec mobyswarm.SecretSpec) error {
 	_, err := c.api.SecretUpdate(ctx, s.ID, client.SecretUpdateOptions{Version: s.Version, Spec: spec})
-	return err
+	return notFound(err, "secret "+s.Name)
 }
 
 // RemoveSecret implements swarm.Cluster.
@@ -198,7 +226,7 @@ func (c *Cluster) CreateConfig(ctx context.Context, spec mobyswarm.ConfigSpec) e
 // UpdateConfig implements swarm.Cluster.
 func (c *Cluster) UpdateConfig(ctx context.Context, cfg swarm.Object, spec mobyswarm.ConfigSpec) error {
 	_, err := c.api.ConfigUpdate(ctx, cfg.ID, client.ConfigUpdateOptions{Version: cfg.Version, Spec: spec})
-	return err
+	return notFound(err, "config "+cfg.Name)
 }
 
 // RemoveConfig implements swarm.Cluster.
@@ -347,6 +375,7 @@ func (c *Cluster) Volumes(ctx context.Context, stack string) ([]string, error) {
 	for _, v := range res.Items {
 		names = append(names, v.Name)
 	}
+	slices.Sort(names) // the daemon's order is not stable; the fake's is sorted too
 	return names, nil
 }
 
@@ -431,9 +460,9 @@ func (c *Cluster) UnusedVolumes(ctx context.Context) ([]string, error) {
 // Prune implements swarm.Cluster.
 func (c *Cluster) Prune(ctx context.Context, opts swarm.PruneOptions) (swarm.PruneReport, error) {
 	var r swarm.PruneReport
-	containers := client.ContainerPruneOptions{}
-	if opts.Stack != "" {
-		containers.Filters = make(client.Filters).Add("label", swarm.StackLabel+"="+opts.Stack)
+	containers := client.ContainerPruneOptions{Filters: stackFilter(opts.Stack)}
+	if opts.Label != "" {
+		containers.Filters.Add("label", opts.Label)
 	}
 	cs, err := c.api.ContainerPrune(ctx, containers)
 	if err != nil {
@@ -455,15 +484,21 @@ func (c *Cluster) Prune(ctx context.Context, opts swarm.PruneOptions) (swarm.Pru
 		live[s.Spec.Labels[swarm.StackLabel]] = true
 	}
 	for _, n := range nets {
+		if opts.Label != "" && !swarm.HasLabel(n.Labels, opts.Label) {
+			continue
+		}
 		if stack := n.Labels[swarm.StackLabel]; stack != "" && !live[stack] {
 			if c.RemoveNetwork(ctx, n.ID) == nil {
 				r.Networks = append(r.Networks, n.Name)
 			}
 		}
 	}
-	images := client.ImagePruneOptions{}
+	images := client.ImagePruneOptions{Filters: make(client.Filters)}
 	if opts.AllImages { // the Engine API's "dangling=false": every image no container uses
-		images.Filters = make(client.Filters).Add("dangling", "false")
+		images.Filters.Add("dangling", "false")
+	}
+	if opts.Label != "" {
+		images.Filters.Add("label", opts.Label)
 	}
 	is, err := c.api.ImagePrune(ctx, images)
 	if err != nil {

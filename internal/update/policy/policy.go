@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"coopcloud.tech/abra/internal/recipe"
 )
 
@@ -23,16 +25,20 @@ const (
 	KeyVerify = "AUTO_UPDATE_VERIFY"  // how long the new version must run without a task failing (default 30s)
 	KeyProbe  = "AUTO_UPDATE_PROBE"   // an http(s) URL that must answer 2xx/3xx after the update
 	KeyCheck  = "AUTO_UPDATE_CHECK"   // "<service> <abra.sh function>" that must exit 0 after the update
+	// KeyBranch makes a staging app: every push to this branch of its
+	// recipe's repository, received by the agent's webhook, redeploys it at
+	// the pushed commit (and tag pushes leave it alone).
+	KeyBranch = "AUTO_UPDATE_BRANCH"
 )
 
 // PolicyKeys are the env keys mirrored to labels, in label order.
-var PolicyKeys = []string{KeyEnable, KeyPolicy, KeyWindow, KeyMinAge, KeyHold, KeyVerify, KeyProbe, KeyCheck}
+var PolicyKeys = []string{KeyEnable, KeyPolicy, KeyWindow, KeyMinAge, KeyHold, KeyVerify, KeyProbe, KeyCheck, KeyBranch}
 
 // labelSuffix names each key's label: coop-cloud.<stack>.autoupdate[.<suffix>].
 var labelSuffix = map[string]string{
 	KeyEnable: "autoupdate", KeyPolicy: "autoupdate.policy", KeyWindow: "autoupdate.window",
 	KeyMinAge: "autoupdate.min-age", KeyHold: "autoupdate.hold", KeyVerify: "autoupdate.verify",
-	KeyProbe: "autoupdate.probe", KeyCheck: "autoupdate.check",
+	KeyProbe: "autoupdate.probe", KeyCheck: "autoupdate.check", KeyBranch: "autoupdate.branch",
 }
 
 // Class is how far an app may move on its own: the largest step of the
@@ -66,6 +72,7 @@ type Policy struct {
 	Verify  time.Duration
 	Probe   string
 	Check   string // "<service> <function> [args]"
+	Branch  string // a staging app follows this branch of its recipe ("" for releases)
 	raw     map[string]string
 }
 
@@ -148,6 +155,11 @@ func Parse(lookup func(key string) (string, bool), where func(key string) string
 				return p, bad("want <service> <abra.sh function> [args]")
 			}
 			p.Check = v
+		case KeyBranch:
+			if strings.HasPrefix(v, "-") || plumbing.NewBranchReferenceName(v).Validate() != nil {
+				return p, bad("want a branch name such as main")
+			}
+			p.Branch = v
 		}
 	}
 	return p, nil

@@ -68,6 +68,8 @@ func TestParseGoodValues(t *testing.T) {
 		{"probe http", KeyProbe, "http://example.org", func(p Policy) bool { return p.Probe == "http://example.org" }},
 		{"check", KeyCheck, "app healthcheck", func(p Policy) bool { return p.Check == "app healthcheck" }},
 		{"check with args", KeyCheck, "app migrate --dry-run", func(p Policy) bool { return p.Check == "app migrate --dry-run" }},
+		{"branch", KeyBranch, "main", func(p Policy) bool { return p.Branch == "main" }},
+		{"branch with slash", KeyBranch, "release/next", func(p Policy) bool { return p.Branch == "release/next" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,6 +110,9 @@ func TestParseBadValues(t *testing.T) {
 		{"probe no scheme", KeyProbe, "example.org/health", "http:// or https://"},
 		{"probe ftp", KeyProbe, "ftp://example.org", "http:// or https://"},
 		{"check without function", KeyCheck, "app", "<service> <abra.sh function>"},
+		{"branch option", KeyBranch, "--upload-pack=x", "branch name"},
+		{"branch dots", KeyBranch, "main..x", "branch name"},
+		{"branch space", KeyBranch, "my branch", "branch name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +167,7 @@ func TestLabelsRoundTrip(t *testing.T) {
 	env := map[string]string{
 		KeyEnable: "true", KeyPolicy: "major", KeyWindow: "Mon-Fri 22:00-02:00 Europe/Berlin; Sat 10:00-12:00",
 		KeyMinAge: "3d", KeyHold: "1.3.0+2.4.1,1.4.0+2.5", KeyVerify: "2m", KeyProbe: "https://${DOMAIN}/health",
-		KeyCheck: "app healthcheck",
+		KeyCheck: "app healthcheck", KeyBranch: "main",
 	}
 	p, err := parseEnv(env)
 	if err != nil {
@@ -178,6 +183,7 @@ func TestLabelsRoundTrip(t *testing.T) {
 		"coop-cloud.blog_example_org.autoupdate.verify":  "2m",
 		"coop-cloud.blog_example_org.autoupdate.probe":   "https://${DOMAIN}/health",
 		"coop-cloud.blog_example_org.autoupdate.check":   "app healthcheck",
+		"coop-cloud.blog_example_org.autoupdate.branch":  "main",
 	}
 	if !maps.Equal(labels, want) {
 		t.Fatalf("Labels =\n%v\nwant\n%v", labels, want)
