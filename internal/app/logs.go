@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/docker/cli/cli/compose/convert"
 
@@ -13,8 +15,9 @@ import (
 
 // LogLine is one line of a service's log.
 type LogLine struct {
-	Service string `json:"service"` // the recipe's name for it (app, db, …)
-	Text    string `json:"text"`
+	Service string    `json:"service"` // the recipe's name for it (app, db, …)
+	Text    string    `json:"text"`
+	Time    time.Time `json:"time,omitzero"` // when it was logged (with LogOptions.Timestamps)
 }
 
 // Logs streams the logs of the app's services (of service only, when named)
@@ -60,7 +63,11 @@ func Logs(ctx context.Context, c swarm.Cluster, a *App, service string, o swarm.
 			sc.Buffer(make([]byte, 64*1024), 1024*1024)
 			for sc.Scan() {
 				mu.Lock()
-				fn(LogLine{Service: name, Text: sc.Text()})
+				l := LogLine{Service: name, Text: sc.Text()}
+				if o.Timestamps {
+					l.Time, l.Text = splitLogTime(l.Text)
+				}
+				fn(l)
 				mu.Unlock()
 			}
 			if err := sc.Err(); err != nil && ctx.Err() == nil {
@@ -71,4 +78,18 @@ func Logs(ctx context.Context, c swarm.Cluster, a *App, service string, o swarm.
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// splitLogTime splits the time Docker writes before a line (LogOptions.
+// Timestamps) from the line; a line without one is left whole.
+func splitLogTime(line string) (time.Time, string) {
+	ts, text, ok := strings.Cut(line, " ")
+	if !ok {
+		ts, text = line, ""
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return time.Time{}, line
+	}
+	return t, text
 }

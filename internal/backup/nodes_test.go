@@ -299,7 +299,7 @@ func TestSwarmNodesRunsAVerbAsAJobPinnedToTheNode(t *testing.T) {
 	if !slices.Equal(targets, want) {
 		t.Fatalf("mounts = %v, want %v", targets, want)
 	}
-	fake.SetLogs(j.Spec.Name, `{"event":"step","step":"s","message":"s"}`+"\n"+`not json`+"\n"+`{"event":"result","message":"done","data":{"hooks":1}}`+"\n")
+	fake.Log(j.Spec.Name, `{"event":"step","step":"s","message":"s"}`+"\n"+`not json`+"\n"+`{"event":"result","message":"done","data":{"hooks":1}}`+"\n")
 	fake.EndTasks(j.Spec.Name, 0)
 	r := <-done
 	if r.err != nil || string(r.raw) != `{"hooks":1}` || len(events) != 1 || events[0].Step != "s" {
@@ -318,7 +318,7 @@ func TestSwarmNodesReportsAFailedJobWithItsErrorAndRemedy(t *testing.T) {
 		done <- err
 	}()
 	j := job(t, fake)
-	fake.SetLogs(j.Spec.Name, `{"event":"error","message":"the repository does not exist as this node sees it","data":{"hint":"use sftp"}}`+"\n")
+	fake.Log(j.Spec.Name, `{"event":"error","message":"the repository does not exist as this node sees it","data":{"hint":"use sftp"}}`+"\n")
 	fake.EndTasks(j.Spec.Name, 1)
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "node-create on node worker: the repository does not exist as this node sees it (use sftp)") {
 		t.Fatalf("RunOnNode = %v", err)

@@ -250,7 +250,7 @@ func TestFailedRunIsRecordedWithItsLogsAndNeverRestarts(t *testing.T) {
 		fmt.Fprintf(&log, "line %d\n", i)
 	}
 	log.WriteString("dump: connection refused\n")
-	fx.c.SetLogs(stack+"_dump", log.String())
+	fx.c.Log(stack+"_dump", log.String())
 	t0 := fx.clock.Now()
 	fx.tick(t, t0)
 	fx.tick(t, t0.Add(time.Minute))

@@ -91,7 +91,7 @@ func newFleetFixture(tb testing.TB, servers, apps int) *fleetFixture {
 				if _, _, err := c.CreateService(context.Background(), spec, false); err != nil {
 					tb.Fatal(err)
 				}
-				c.SetLogs(stack+"_"+svc, strings.Repeat(svc+" | listening on :8080\n", 20))
+				c.Log(stack+"_"+svc, strings.Repeat(svc+" | listening on :8080\n", 20))
 			}
 		}
 	}

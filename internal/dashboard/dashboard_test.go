@@ -1,8 +1,10 @@
 package dashboard
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -344,4 +347,76 @@ func mustURL(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// The log stream starts with the next line; a browser that reconnects with
+// the id of the last line it got gets every line logged after it, once.
+func TestLogStreamFollowsAndResumes(t *testing.T) {
+	h := newHarness(t)
+	h.signIn()
+	h.deployFirst()
+	const svc = "blog_example_org_app"
+	h.fake.Log(svc, "before the page\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/apps/blog.example.org/logs/events", nil)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// Lines logged while the browser watches: the first of them may be logged
+	// before the stream subscribed, so log until one arrives.
+	stop := make(chan struct{})
+	go func() {
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				h.fake.Log(svc, fmt.Sprintf("live %d\n", i))
+			}
+		}
+	}()
+	sc := bufio.NewScanner(resp.Body)
+	var lastID string
+	var got []string
+	for sc.Scan() && len(got) < 2 {
+		line := sc.Text()
+		if id, ok := strings.CutPrefix(line, "id: "); ok {
+			lastID = id
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			var l app.LogLine
+			if err := json.Unmarshal([]byte(data), &l); err != nil || l.Time.IsZero() || l.Time.Format(time.RFC3339Nano) != lastID {
+				t.Fatalf("event %q (id %q): want a line with its time as the id (%v)", data, lastID, err)
+			}
+			got = append(got, l.Text)
+		}
+	}
+	close(stop)
+	resp.Body.Close()
+	if len(got) < 2 || slices.Contains(got, "before the page") {
+		t.Fatalf("the stream gave %q: want only lines logged after it started", got)
+	}
+
+	// Lines logged while the browser was away, then a reconnect.
+	h.fake.Log(svc, "away 1\naway 2\n")
+	body := h.readStreamWith("/apps/blog.example.org/logs/events", lastID, time.Second)
+	var texts []string
+	for line := range strings.Lines(body) {
+		if data, ok := strings.CutPrefix(strings.TrimSpace(line), "data: "); ok {
+			var l app.LogLine
+			_ = json.Unmarshal([]byte(data), &l)
+			texts = append(texts, l.Text)
+		}
+	}
+	if slices.Contains(texts, got[len(got)-1]) || slices.Contains(texts, "before the page") ||
+		!slices.Contains(texts, "away 1") || !slices.Contains(texts, "away 2") {
+		t.Fatalf("resumed after %q (%s): got %q; want the lines after it, none before", got[len(got)-1], lastID, texts)
+	}
+	if resp, _ := h.get("/apps/blog.example.org/logs/events?after=yesterday"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("an id that is no time: %d, want 400", resp.StatusCode)
+	}
 }

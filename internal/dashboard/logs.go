@@ -1,11 +1,13 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"coopcloud.tech/abra/internal/app"
 	"coopcloud.tech/abra/internal/swarm"
@@ -61,11 +63,24 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 
 // logEvents follows the app's logs as Server-Sent Events (one line each)
 // until the browser leaves: every line is written and flushed as it comes,
-// nothing is kept.
+// nothing is kept. Each event's id is the time the line was logged: a
+// browser that reconnects (Last-Event-ID, or ?after=) gets the lines logged
+// after the last one it received, without repeats; without one, the stream
+// starts with the next line.
 func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.loadApp(w, r)
 	if !ok {
 		return
+	}
+	o := swarm.LogOptions{Follow: true, Tail: "0", Timestamps: true}
+	var after time.Time
+	if id := cmp.Or(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("after")); id != "" {
+		t, err := time.Parse(time.RFC3339Nano, id)
+		if err != nil {
+			s.fail(w, r, http.StatusBadRequest, fmt.Errorf("Last-Event-ID %q is not the time of a log line", id))
+			return
+		}
+		after, o.Since, o.Tail = t, t, "all"
 	}
 	c, err := s.connect(r.Context(), a.Server)
 	if err != nil {
@@ -78,9 +93,12 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	err = app.Logs(ctx, c, a, r.URL.Query().Get("service"), swarm.LogOptions{Follow: true, Tail: "0"}, func(l app.LogLine) {
+	err = app.Logs(ctx, c, a, r.URL.Query().Get("service"), o, func(l app.LogLine) {
+		if !after.IsZero() && !l.Time.After(after) {
+			return // sent before the browser reconnected
+		}
 		data, _ := json.Marshal(l)
-		if _, err := fmt.Fprintf(w, "data: %s\n\n", data); err != nil {
+		if _, err := fmt.Fprintf(w, "id: %s\ndata: %s\n\n", l.Time.Format(time.RFC3339Nano), data); err != nil {
 			cancel() // the browser left
 			return
 		}

@@ -45,7 +45,7 @@ func TestEveryPageRendersInEnglishAndGerman(t *testing.T) {
 	h := newHarness(t)
 	h.signIn()
 	h.deployFirst()
-	h.fake.SetLogs("blog_example_org_app", "ready to serve\nGET / 200\n")
+	h.fake.Log("blog_example_org_app", "ready to serve\nGET / 200\n")
 	catDir := filepath.Join(h.store.Root, "catalogue")
 	if err := os.MkdirAll(catDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -170,7 +170,8 @@ func mustJSON(v any) string {
 func TestNoSecretValueLeavesTheDashboard(t *testing.T) {
 	h := newHarness(t)
 	h.signIn()
-	h.fake.SetLogs("blog_example_org_app", "started\n")
+	before := time.Now().UTC()
+	h.fake.Log("blog_example_org_app", "started\n")
 	tok := h.planToken("blog.example.org", "deploy")
 	resp, _ := h.post("/apps/blog.example.org/deploy/run", url.Values{"token": {tok}})
 	h.waitOperation(resp.Header.Get("Location"))
@@ -191,11 +192,11 @@ func TestNoSecretValueLeavesTheDashboard(t *testing.T) {
 		t.Fatalf("the plan does not show the environment's change, masked:\n%s", plan)
 	}
 	h.post("/apps/blog.example.org/deploy/plan?format=json", url.Values{"no_domain_checks": {"1"}})
-	for _, stream := range []string{"/operations/events", "/apps/blog.example.org/logs/events"} {
+	for _, stream := range []string{"/operations/events", "/apps/blog.example.org/logs/events?after=" + before.Format(time.RFC3339Nano)} {
 		h.bodies = append(h.bodies, h.readStream(stream, 2*time.Second))
 	}
 	all := strings.Join(h.bodies, "")
-	if !strings.Contains(all, `"kind":"end"`) || !strings.Contains(all, `data: {"service":"app","text":"started"}`) {
+	if !strings.Contains(all, `"kind":"end"`) || !strings.Contains(all, `data: {"service":"app","text":"started",`) {
 		t.Fatal("the operations or the log stream was not read")
 	}
 	h.noSecrets()
@@ -205,9 +206,18 @@ const newPassword = "changed-password-31337"
 
 // readStream reads an event stream for a while.
 func (h *harness) readStream(path string, d time.Duration) string {
+	return h.readStreamWith(path, "", d)
+}
+
+// readStreamWith reads an event stream for d, sending lastID as
+// Last-Event-ID when it is not empty.
+func (h *harness) readStreamWith(path, lastID string, d time.Duration) string {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.base+path, nil)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		h.t.Fatal(err)

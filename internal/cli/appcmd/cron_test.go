@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,10 +64,18 @@ func (fx *cronFixture) add(t *testing.T, name string, replicas uint64, env []str
 	}
 }
 
-// endDump ends the dump job's task with the exit code once it runs.
-func (fx *cronFixture) endDump(t *testing.T, code int) {
+// endDump ends the dump job's run once it started, with its exit code and
+// the lines it printed.
+func (fx *cronFixture) endDump(t *testing.T, code int, printed string) {
 	go func() {
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			tasks, _ := fx.cluster.Tasks(context.Background(), cronStack)
+			if !slices.ContainsFunc(tasks, func(tk mobyswarm.Task) bool { return tk.Status.State == mobyswarm.TaskStateRunning }) {
+				continue
+			}
+			if printed != "" {
+				fx.cluster.Log(cronStack+"_dump", printed)
+			}
 			if fx.cluster.EndTasks(cronStack+"_dump", code) > 0 {
 				return
 			}
@@ -107,7 +116,7 @@ func TestCronLsRunHistory(t *testing.T) {
 		t.Fatalf("a warning with the agent deployed: %s", fx.err.String())
 	}
 
-	fx.endDump(t, 0)
+	fx.endDump(t, 0, "")
 	if err := fx.run(fx.runCmd(), "app.example.org", "dump"); err != nil {
 		t.Fatalf("run: %v\n%s", err, fx.err.String())
 	}
@@ -115,8 +124,7 @@ func TestCronLsRunHistory(t *testing.T) {
 		t.Fatalf("run prints: %s", fx.out.String())
 	}
 
-	fx.cluster.SetLogs(cronStack+"_dump", "dumping\nmysqldump: connection refused\n")
-	fx.endDump(t, 3)
+	fx.endDump(t, 3, "dumping\nmysqldump: connection refused\n")
 	err := fx.run(fx.runCmd(), "app.example.org", "dump", "--json")
 	if err == nil || !strings.Contains(err.Error(), "job dump failed (exit 3)") || !strings.Contains(hint.Of(err), "abra app logs") {
 		t.Fatalf("a failed job: %v", err)

@@ -430,7 +430,7 @@ const (
 // contract's commands.
 func playImage(f *Cluster, stack string) {
 	f.AddImage(ContractImage, "/bin", "/tmp")
-	f.SetLogs(stack+"_run", contractLog)
+	f.Log(stack+"_run", contractLog)
 	f.ExecFunc = func(o abraswarm.ExecOptions) (int, error) {
 		play, ok := contractCommands[strings.Join(o.Cmd, " ")]
 		if !ok {
@@ -511,6 +511,53 @@ func runningService(t *testing.T, c abraswarm.Cluster, stack, other string) {
 		})
 		if _, err := c.ServiceLogs(ctx, stack+"_nosuchservice", abraswarm.LogOptions{}); !errors.Is(err, abraswarm.ErrNotFound) {
 			t.Errorf("ServiceLogs(missing) = %v, want ErrNotFound", err)
+		}
+		read := func(o abraswarm.LogOptions) []string {
+			t.Helper()
+			rc, err := c.ServiceLogs(ctx, id, o)
+			if err != nil {
+				t.Fatalf("ServiceLogs(%+v): %v", o, err)
+			}
+			defer rc.Close()
+			b, _ := io.ReadAll(rc)
+			return slices.DeleteFunc(strings.Split(string(b), "\n"), func(l string) bool { return strings.TrimSpace(l) == "" })
+		}
+		// Timestamps: every line starts with the time it was logged.
+		var times []time.Time
+		for _, line := range read(abraswarm.LogOptions{Tail: "all", Timestamps: true}) {
+			ts, text, _ := strings.Cut(line, " ")
+			at, err := time.Parse(time.RFC3339Nano, ts)
+			if err != nil || !strings.HasPrefix(text, "contract-") {
+				t.Fatalf("a line with Timestamps: %q (%v): want an RFC 3339 time, then the line", line, err)
+			}
+			times = append(times, at)
+		}
+		if len(times) != 2 {
+			t.Fatalf("Timestamps gave %d lines, want 2", len(times))
+		}
+		first, last := slices.MinFunc(times, time.Time.Compare), slices.MaxFunc(times, time.Time.Compare)
+		// Since is inclusive, to the nanosecond.
+		if got := read(abraswarm.LogOptions{Tail: "all", Since: first}); len(got) != 2 {
+			t.Errorf("Since the first line's time: %q, want both lines", got)
+		}
+		if got := read(abraswarm.LogOptions{Tail: "all", Since: last.Add(time.Nanosecond)}); len(got) != 0 {
+			t.Errorf("Since just after the last line: %q, want none", got)
+		}
+		if got := read(abraswarm.LogOptions{Tail: "1"}); len(got) != 1 {
+			t.Errorf("Tail 1: %q, want one line", got)
+		}
+		// Follow with Tail 0 waits for new lines: none come, and the stream
+		// ends with its context.
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		rc, err := c.ServiceLogs(fctx, id, abraswarm.LogOptions{Follow: true, Tail: "0"})
+		if err != nil {
+			t.Fatalf("ServiceLogs(Follow): %v", err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if len(b) != 0 || fctx.Err() == nil {
+			t.Errorf("Follow with Tail 0 gave %q before its context ended (%v), want nothing until then", b, fctx.Err())
 		}
 	})
 	t.Run("exec", func(t *testing.T) {

@@ -4,7 +4,7 @@
 // suite in contract.go runs against both): secrets and configs keep versions
 // and only their labels change, a running task's container creates the
 // volumes it mounts and keeps them in use, prune removes what Docker's would.
-// It runs no processes: tests tell it what they print (SetLogs, ExecFunc),
+// It runs no processes: tests tell it what they print (Log, ExecFunc),
 // that they exited (EndTasks) and what folders an image has (AddImage).
 package swarmtest
 
@@ -20,6 +20,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +53,8 @@ type Cluster struct {
 	failUpdates bool
 	copies      map[string][]byte
 	files       map[string]map[string]*fakeFile // container ID → clean path → file
-	logs        map[string]string               // service name → its log (SetLogs)
+	logs        map[string][]logLine            // service name → its log (Log)
+	logged      chan struct{}                   // closed and replaced by Log: wakes followers
 	// ExecFunc plays the command given to Exec.
 	ExecFunc func(swarm.ExecOptions) (int, error)
 }
@@ -736,10 +738,13 @@ func (c *Cluster) container(id string) bool {
 	return slices.ContainsFunc(c.containers(), func(ct swarm.Container) bool { return ct.ID == id })
 }
 
-// ServiceLogs implements swarm.Cluster: what SetLogs gave the service (by
+// ServiceLogs implements swarm.Cluster: the lines Log gave the service (by
 // ID or name), else an empty log; a service that neither exists nor has a
-// log is not found. Options are not applied.
-func (c *Cluster) ServiceLogs(_ context.Context, service string, _ swarm.LogOptions) (io.ReadCloser, error) {
+// log is not found. Since, Tail (a number) and Timestamps apply as Docker
+// applies them (Since inclusive, then the last Tail lines; times in Docker's
+// fixed-width RFC 3339 form). With Follow, lines logged later are streamed
+// too, until ctx ends or the reader is closed. Streams are not told apart.
+func (c *Cluster) ServiceLogs(ctx context.Context, service string, o swarm.LogOptions) (io.ReadCloser, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	name := service
@@ -749,21 +754,86 @@ func (c *Cluster) ServiceLogs(_ context.Context, service string, _ swarm.LogOpti
 			name, known = svc.Spec.Name, true
 		}
 	}
-	text, logged := c.logs[name]
+	lines, logged := c.logs[name]
 	if !known && !logged {
 		return nil, fmt.Errorf("service %s: %w", service, swarm.ErrNotFound)
 	}
-	return io.NopCloser(strings.NewReader(text)), nil
+	seen := len(lines)
+	if !o.Since.IsZero() {
+		lines = slices.DeleteFunc(slices.Clone(lines), func(l logLine) bool { return l.at.Before(o.Since) })
+	}
+	if n, err := strconv.Atoi(o.Tail); err == nil && n >= 0 && n < len(lines) {
+		lines = lines[len(lines)-n:]
+	}
+	format := func(ls []logLine) []byte {
+		var b bytes.Buffer
+		for _, l := range ls {
+			if o.Timestamps {
+				b.WriteString(l.at.Format(logTimeLayout) + " ")
+			}
+			b.WriteString(l.text + "\n")
+		}
+		return b.Bytes()
+	}
+	if !o.Follow {
+		return io.NopCloser(bytes.NewReader(format(lines))), nil
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		if _, err := pw.Write(format(lines)); err != nil {
+			return
+		}
+		for {
+			c.mu.Lock()
+			more, wake := c.logs[name][seen:], c.logged
+			seen += len(more)
+			c.mu.Unlock()
+			if len(more) > 0 {
+				if _, err := pw.Write(format(more)); err != nil {
+					return // the reader was closed
+				}
+				continue
+			}
+			select {
+			case <-ctx.Done():
+				pw.CloseWithError(ctx.Err())
+				return
+			case <-wake:
+			}
+		}
+	}()
+	return pr, nil
 }
 
-// SetLogs sets the log of the named service.
-func (c *Cluster) SetLogs(service, text string) {
+// logTimeLayout is how Docker writes a log line's time (RFC 3339, always
+// nine digits of nanoseconds: jsonmessage.RFC3339NanoFixed).
+const logTimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+type logLine struct {
+	at   time.Time
+	text string
+}
+
+// Log adds lines to the log of the named service, each logged now, a
+// microsecond apart; a Follow stream of the service gets them.
+func (c *Cluster) Log(service, text string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.logs == nil {
-		c.logs = map[string]string{}
+		c.logs = map[string][]logLine{}
 	}
-	c.logs[service] = text
+	if c.logged == nil {
+		c.logged = make(chan struct{})
+	}
+	now := time.Now().UTC()
+	for i, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if text == "" {
+			break
+		}
+		c.logs[service] = append(c.logs[service], logLine{at: now.Add(time.Duration(i) * time.Microsecond), text: l})
+	}
+	close(c.logged) // wake the followers
+	c.logged = make(chan struct{})
 }
 
 // EndTasks ends the running tasks of the named service as swarm does when
