@@ -45,7 +45,7 @@ func TestCIPluginRunsAbraCommandLines(t *testing.T) {
 	for _, k := range []string{"PLUGIN_COMMAND", "PLUGIN_DEPLOY_KEY", "PLUGIN_KNOWN_HOSTS"} {
 		os.Unsetenv(k) // t.Setenv puts them back after the test
 	}
-	if code, stdout, stderr := fx.run(t, "ci"); code != ExitUsage || stdout != "" || !strings.Contains(stderr, "no PLUGIN_* settings") {
+	if code, stdout, stderr := fx.run(t, "ci"); code != ExitUsage || stdout != "" || !strings.Contains(stderr, "no PLUGIN_* or INPUT_* settings") {
 		t.Fatalf("abra ci without settings: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

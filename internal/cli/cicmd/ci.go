@@ -97,7 +97,7 @@ converge, previous version put back; 5 did not converge, no good version runs;
 			if hasPluginSettings(os.Environ()) {
 				return runPlugin(cmd.Context(), &pluginOptions{f: f, run: run, root: cmd.Root(), environ: os.Environ, takeEnv: takeEnv})
 			}
-			return hint.With(command.Usagef("abra ci: no PLUGIN_* settings in the environment and no subcommand"),
+			return hint.With(command.Usagef("abra ci: no PLUGIN_* or INPUT_* settings in the environment and no subcommand"),
 				"run 'abra ci deploy …', or give the plugin step settings (see 'abra ci --help')")
 		},
 	}

@@ -277,11 +277,13 @@ func TestPluginStackForm(t *testing.T) {
 	recipeCheckout(t)
 	cluster := swarmtest.New()
 	_, key := newKey(t)
-	plugin := func(purge string) resultView {
+	// prefix: PLUGIN_ for Drone's and Woodpecker's settings, INPUT_ for
+	// Actions' with: keys.
+	plugin := func(prefix, purge string) resultView {
 		h := newHarness(t)
 		h.env = map[string]string{
-			"PLUGIN_HOST": "swarm.example.org", "PLUGIN_STACK": "review_example_org", "PLUGIN_DEPLOY_KEY": key,
-			"PLUGIN_HOST_FINGERPRINT": "SHA256:" + strings.Repeat("A", 43), "PLUGIN_PURGE": purge, "PLUGIN_JSON": "true",
+			prefix + "HOST": "swarm.example.org", prefix + "STACK": "review_example_org", prefix + "DEPLOY_KEY": key,
+			prefix + "HOST_FINGERPRINT": "SHA256:" + strings.Repeat("A", 43), prefix + "PURGE": purge, prefix + "JSON": "true",
 			"DOMAIN": "review.example.org", "GREETING": "from the step", "CI_REPO_NAME": "web", "DRONE_COMMIT": "abc", "HOME": "/root",
 		}
 		o := &pluginOptions{f: h.f, environ: h.environ, takeEnv: h.takeEnv,
@@ -291,12 +293,12 @@ func TestPluginStackForm(t *testing.T) {
 		if exitOf(t, err) != 0 || v.Result != ci.Converged || v.Recipe != "web" || v.Server != "swarm.example.org" {
 			t.Fatalf("%v: %+v\n%s", err, v, h.err.String())
 		}
-		if !slices.Contains(h.taken, "PLUGIN_DEPLOY_KEY") {
+		if !slices.Contains(h.taken, prefix+"DEPLOY_KEY") {
 			t.Error("the deploy key's variable stays in the environment")
 		}
 		return v
 	}
-	plugin("false")
+	plugin("PLUGIN_", "false")
 	// The step's environment is the app env, without the runner's variables.
 	rec, ok, err := app.LoadEnvRecord(context.Background(), cluster, "review_example_org")
 	if err != nil || !ok {
@@ -307,12 +309,12 @@ func TestPluginStackForm(t *testing.T) {
 			t.Errorf("env record lacks %s:\n%s", want, rec.Env)
 		}
 	}
-	for _, noise := range []string{"DRONE_COMMIT", "CI_REPO_NAME", "PLUGIN_", "HOME", "PRIVATE KEY"} {
+	for _, noise := range []string{"DRONE_COMMIT", "CI_REPO_NAME", "PLUGIN_", "INPUT_", "HOME", "PRIVATE KEY"} {
 		if strings.Contains(rec.Env, noise) {
 			t.Errorf("env record holds %s:\n%s", noise, rec.Env)
 		}
 	}
-	if v := plugin("true"); !v.Purged {
+	if v := plugin("INPUT_", "true"); !v.Purged {
 		t.Fatal("not purged")
 	}
 	if svcs, _ := cluster.Services(context.Background(), "review_example_org"); len(svcs) != 0 {

@@ -31,7 +31,7 @@ func newPluginCmd(f *command.Factory, run Runner, runF func(context.Context, *pl
 	o := &pluginOptions{f: f, run: run, environ: os.Environ, takeEnv: takeEnv}
 	cmd := &cobra.Command{
 		Use:   "plugin",
-		Short: "Run as a Drone/Woodpecker plugin: settings from PLUGIN_* (the image's entry point)",
+		Short: "Run as a Drone/Woodpecker plugin or an Actions step: settings from PLUGIN_* or INPUT_* (the image's entry point)",
 		Long: `Run as a Drone or Woodpecker plugin step: each 'settings:' key arrives as
 PLUGIN_<KEY>, lists comma-separated. The image's entry point (abra-ci) runs
 this when it is started without arguments.
@@ -58,7 +58,11 @@ the checkout when it has servers/. Each server is reached as its name says
 --follow) are refused.
 
 Both forms: deploy_key (required), known_hosts or host_fingerprint (one
-required: abra never trusts a host key it was not given), json, debug.`,
+required: abra never trusts a host key it was not given), json, debug.
+
+GitHub and Forgejo Actions: a 'uses: docker://…' step's 'with:' keys arrive
+as INPUT_<KEY> and are read as the same settings when the step has no
+PLUGIN_* ones (errors name them PLUGIN_<KEY>).`,
 		Example: `  # .woodpecker.yml / .drone.yml
   steps:
     deploy:
@@ -86,10 +90,12 @@ required: abra never trusts a host key it was not given), json, debug.`,
 }
 
 func runPlugin(ctx context.Context, o *pluginOptions) error {
-	environ := o.environ()
+	environ := pluginEnviron(o.environ())
 	asJSON := (&parser{raw: map[string]string{"json": lookup(environ, "PLUGIN_JSON")}}).bool("json", false)
 	s, err := parseSettings(environ)
 	_ = o.takeEnv("PLUGIN_DEPLOY_KEY")
+	_ = o.takeEnv(actionsPrefix + "DEPLOY_KEY")
+	_ = o.takeEnv(actionsPrefix + "DEPLOY-KEY")
 	if err != nil {
 		return finish(o.f, nil, ci.Refused, ci.Refuse(err), asJSON)
 	}

@@ -19,9 +19,35 @@ import (
 // passed as it is.
 const pluginPrefix = "PLUGIN_"
 
+// actionsPrefix: GitHub and Forgejo Actions pass a step's `with:` keys to a
+// docker:// step's container as INPUT_<KEY> (upper case, as written).
+const actionsPrefix = "INPUT_"
+
 // hasPluginSettings reports whether the environment holds plugin settings.
 func hasPluginSettings(environ []string) bool {
-	return slices.ContainsFunc(environ, func(kv string) bool { return strings.HasPrefix(kv, pluginPrefix) })
+	return slices.ContainsFunc(environ, func(kv string) bool {
+		return strings.HasPrefix(kv, pluginPrefix) || strings.HasPrefix(kv, actionsPrefix)
+	})
+}
+
+// pluginEnviron is the environment a plugin step reads: as it is when the
+// step has PLUGIN_* settings, else with each Actions input INPUT_<KEY> read
+// as the setting PLUGIN_<KEY> (a '-' in the key as '_': `known-hosts:` is
+// known_hosts). The settings are one set either way, and errors name them as
+// PLUGIN_<KEY>.
+func pluginEnviron(environ []string) []string {
+	if slices.ContainsFunc(environ, func(kv string) bool { return strings.HasPrefix(kv, pluginPrefix) }) {
+		return environ
+	}
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if name, ok := strings.CutPrefix(k, actionsPrefix); ok {
+			kv = pluginPrefix + strings.ReplaceAll(name, "-", "_") + "=" + v
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // The two forms of the plugin.

@@ -99,6 +99,22 @@ func TestSplitWords(t *testing.T) {
 	}
 }
 
+func TestActionsInputsAreSettings(t *testing.T) {
+	in := []string{"INPUT_HOST=h", "INPUT_KNOWN-HOSTS=h ssh-ed25519 AAAA", "GITHUB_SHA=abc", "DOMAIN=example.org"}
+	want := []string{"PLUGIN_HOST=h", "PLUGIN_KNOWN_HOSTS=h ssh-ed25519 AAAA", "GITHUB_SHA=abc", "DOMAIN=example.org"}
+	if got := pluginEnviron(in); !slices.Equal(got, want) || !hasPluginSettings(in) {
+		t.Fatalf("pluginEnviron = %q, want %q", got, want)
+	}
+	// A step with PLUGIN_* settings is read as it is: one set of settings.
+	mixed := []string{"PLUGIN_HOST=a", "INPUT_HOST=b"}
+	if got := pluginEnviron(mixed); !slices.Equal(got, mixed) {
+		t.Fatalf("pluginEnviron(%q) = %q", mixed, got)
+	}
+	if hasPluginSettings([]string{"GITHUB_SHA=abc", "HOME=/root"}) {
+		t.Fatal("no settings taken for settings")
+	}
+}
+
 func TestAppEnvLeavesOutTheRunner(t *testing.T) {
 	environ := []string{
 		"DOMAIN=blog.example.org", "SECRET_DB_PASSWORD_VERSION=v1", "LETS_ENCRYPT_ENV=production", "lower_case=ok",
