@@ -278,6 +278,9 @@ func TestMultiNode(t *testing.T) {
 	if code != 4 || !strings.Contains(stderr, "no suitable node") || !strings.Contains(stderr, "abra-w2 (down)") {
 		t.Fatalf("deploy with its only node lost: exit %d, want 4 naming the down node abra-w2", code)
 	}
+	if !strings.Contains(stderr, "tasks waited on nodes that take no new tasks: abra-w2 (down)") || !strings.Contains(stderr, "start a down node's dockerd again") {
+		t.Errorf("the hint of a deploy whose only node was lost does not say which node and what to do:\n%s", stderr)
+	}
 	if env := readFile(t, envPath); !strings.Contains(env, "TYPE=multi:0.1.0+1") {
 		t.Errorf("the env file does not pin the release:\n%s", env)
 	}

@@ -252,6 +252,9 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 				if nc.NoNode {
 					return hint.With(err, noNodeRemedy+fmt.Sprintf("; remove what was created with 'abra app undeploy %s'", a.Domain))
 				}
+				if nodes := nc.StuckOn(); len(nodes) > 0 {
+					return hint.With(err, stuckRemedy(nodes)+fmt.Sprintf("; or remove what was created with 'abra app undeploy %s'", a.Domain))
+				}
 				return hint.With(err, fmt.Sprintf("inspect with 'abra app ps %s' and 'abra app logs %s'; remove what was created with 'abra app undeploy %s'", a.Domain, a.Domain, a.Domain))
 			}
 			return d.restore(ctx, a, snap, timeout, err, res)
@@ -400,14 +403,37 @@ func (d *Deployer) restore(ctx context.Context, a *App, before stack.Snapshot, t
 		err = d.wait(ctx, a, ids, stack.WaitOptions{Timeout: timeout, Before: before, Restoring: true}, res)
 	}
 	if err != nil {
-		return hint.With(fmt.Errorf("%w; %w: %v", cause, ErrRollbackFailed, err),
-			fmt.Sprintf("redeploy the version in %s with 'abra app deploy %s --force', and inspect with 'abra app ps %s'", a.Path, a.Domain, a.Domain))
+		remedy := fmt.Sprintf("redeploy the version in %s with 'abra app deploy %s --force', and inspect with 'abra app ps %s'", a.Path, a.Domain, a.Domain)
+		if nodes := stuckOn(cause); len(nodes) > 0 {
+			remedy = stuckRemedy(nodes) + "; then " + remedy
+		}
+		return hint.With(fmt.Errorf("%w; %w: %v", cause, ErrRollbackFailed, err), remedy)
 	}
 	if errors.Is(cause, stack.ErrNoSuitableNode) {
 		return hint.With(fmt.Errorf("%w; %w", cause, ErrRolledBack), noNodeRemedy+"; the previous version runs and the env file still names it")
 	}
+	if nodes := stuckOn(cause); len(nodes) > 0 {
+		return hint.With(fmt.Errorf("%w; %w", cause, ErrRolledBack), stuckRemedy(nodes)+"; the previous version runs and the env file still names it")
+	}
 	return hint.With(fmt.Errorf("%w; %w", cause, ErrRolledBack),
 		fmt.Sprintf("see why with 'abra app logs %s'; the env file still names the previous version", a.Domain))
+}
+
+// stuckOn are the nodes taking no new tasks that a deploy that did not
+// converge waited on (see stack.NotConvergedError.StuckOn).
+func stuckOn(err error) []string {
+	var nc *stack.NotConvergedError
+	if errors.As(err, &nc) {
+		return nc.StuckOn()
+	}
+	return nil
+}
+
+// stuckRemedy is the hint for a deploy whose tasks waited on nodes that take
+// no new tasks (down, drained, paused), swarm putting them nowhere else.
+func stuckRemedy(nodes []string) string {
+	return "tasks waited on nodes that take no new tasks: " + strings.Join(nodes, ", ") +
+		" (the placement constraints allow no other node that does): start a down node's dockerd again, or make a drained or paused one active ('docker node update --availability active <node>' on a manager); a node gone for good: 'docker node rm --force <node>' and give another node what the constraints ask ('docker node update --label-add KEY=VALUE <node>'), or change the constraints"
 }
 
 // noNodeRemedy is the hint for a deploy no node could run: swarm places a

@@ -90,6 +90,31 @@ func TestDeployErrorsSayWhatTheServerRuns(t *testing.T) {
 			t.Errorf("services after the failed deploy = %+v, want the previous spec back", svcs)
 		}
 	})
+	t.Run("an update whose only node is drained is put back, naming the node", func(t *testing.T) {
+		d, a, c := outcomeFixture(t, strings.Replace(filesCompose, "    image: nginx:1.25.3\n",
+			"    image: nginx:1.25.3\n    deploy:\n      placement:\n        constraints: [\"node.hostname == ${PIN:-fake}\"]\n", 1))
+		if _, err := d.Deploy(ctx, a, o); err != nil {
+			t.Fatal(err)
+		}
+		c.AddNode(swarm.Node{Hostname: "w1", Availability: swarm.NodeDrain})
+		if err := os.WriteFile(a.Path, []byte("TYPE=web\nDOMAIN=app.example.org\nPIN=w1\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a, err := d.Store.Get(a.Domain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting := o
+		waiting.Timeout = 200 * time.Millisecond
+		_, err = d.Deploy(ctx, a, waiting)
+		if !errors.Is(err, ErrRolledBack) || errors.Is(err, stack.ErrNoSuitableNode) {
+			t.Fatalf("err = %v, want a timeout, rolled back", err)
+		}
+		if h := hint.Of(err); !strings.Contains(h, "w1 (drained)") || !strings.Contains(h, "docker node update --availability active") ||
+			!strings.Contains(h, "the previous version runs") {
+			t.Errorf("hint = %q, want the drained node, how to make it take tasks, and what runs", h)
+		}
+	})
 	t.Run("refused before applying", func(t *testing.T) {
 		d, a, c := outcomeFixture(t, filesCompose)
 		c.Node.SwarmState = "inactive"

@@ -39,6 +39,11 @@ type ServiceStatus struct {
 	// noNode: a task of the current spec is pending because no ready, active
 	// node satisfies the constraints (the scheduler's reason names nothing else).
 	noNode bool
+	// stuck: the nodes that take no new tasks, when the service waits on
+	// them: a down node holding its tasks, or, for a task waiting for a node,
+	// every node that is down, drained or paused ("abra-w2 (down)"); ", "
+	// between them (a string: statuses are compared with ==).
+	stuck string
 }
 
 func (s ServiceStatus) String() string {
@@ -180,6 +185,26 @@ func (e *NotConvergedError) Error() string {
 		}
 	}
 	return fmt.Sprintf("%s %s: %s: %s", e.Stack, ErrNotConverged, e.Reason, strings.Join(bad, "; "))
+}
+
+// StuckOn are the nodes that take no new tasks (down, drained, paused) that
+// services that did not converge waited on, with their state:
+// "abra-w2 (down)". Swarm put the tasks nowhere else: the placement
+// constraints allow no other node, or the other nodes take no tasks either.
+func (e *NotConvergedError) StuckOn() []string {
+	var out []string
+	for _, s := range e.Services {
+		if s.State == "converged" {
+			continue
+		}
+		for n := range strings.SplitSeq(s.stuck, ", ") {
+			if n != "" && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (e *NotConvergedError) Unwrap() []error {
@@ -390,9 +415,12 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 	st.Detail = lastErr
 	switch {
 	case waiting != "":
-		st.Detail, st.noNode = placementDetail(waiting, svc, nodes)
+		var unusable []string
+		st.Detail, st.noNode, unusable = placementDetail(waiting, svc, nodes)
+		st.stuck = strings.Join(unusable, ", ")
 	case len(down) > 0:
 		slices.Sort(down)
+		st.stuck = strings.Join(down, " (down), ") + " (down)"
 		st.Detail = "node " + strings.Join(down, ", ") + " is down: swarm replaces its tasks on other nodes if the constraints allow"
 		if len(down) > 1 {
 			st.Detail = "nodes " + strings.Join(down, ", ") + " are down: swarm replaces their tasks on other nodes if the constraints allow"
@@ -450,7 +478,7 @@ func serviceStatus(svc mobyswarm.Service, tasks []mobyswarm.Task, before Snapsho
 // service's constraints, and the nodes that cannot take tasks now (down,
 // drained, paused), which might once they can. noNode says none could: every
 // node is usable and the reason is the constraints alone.
-func placementDetail(reason string, svc mobyswarm.Service, nodes map[string]swarm.Node) (string, bool) {
+func placementDetail(reason string, svc mobyswarm.Service, nodes map[string]swarm.Node) (string, bool, []string) {
 	detail := reason
 	if p := svc.Spec.TaskTemplate.Placement; p != nil && len(p.Constraints) > 0 {
 		detail += "; constraints: " + strings.Join(p.Constraints, ", ")
@@ -477,7 +505,7 @@ func placementDetail(reason string, svc mobyswarm.Service, nodes map[string]swar
 			onlyConstraints = false
 		}
 	}
-	return detail, onlyConstraints
+	return detail, onlyConstraints, unusable
 }
 
 // daemonDefaults are task template fields the daemon fills in on some API

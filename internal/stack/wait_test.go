@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -132,6 +133,9 @@ func TestWaitGivesUpWhenNoNodeSatisfiesTheConstraints(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
+	if len(nc.StuckOn()) != 0 {
+		t.Errorf("StuckOn = %q: every node takes tasks", nc.StuckOn())
+	}
 	if len(progress) != 1 || progress[0].State != "pending" || !strings.Contains(progress[0].Detail, "no suitable node") {
 		t.Errorf("progress = %+v, want the pending task's reason while waiting", progress)
 	}
@@ -151,6 +155,9 @@ func TestWaitForANodeWaitsWhileADrainedNodeMightTakeIt(t *testing.T) {
 	if want := "nodes taking no new tasks: w1 (drained)"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q lacks %q", err, want)
 	}
+	if got := nc.StuckOn(); !slices.Equal(got, []string{"w1 (drained)"}) {
+		t.Errorf("StuckOn = %q, want the drained node", got)
+	}
 	// The operator undrains the node and swarm places the task there.
 	fake.SetNode("w1", func(n *swarm.Node) { n.Availability = swarm.NodeActive })
 	fake.PlaceTasks("s_app", "w1")
@@ -169,6 +176,9 @@ func TestWaitDoesNotCountTasksOnADownNode(t *testing.T) {
 	err := Wait(context.Background(), fake, "s", []string{id}, WaitOptions{Timeout: 30 * time.Millisecond, Poll: time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "app 0/1") || !strings.Contains(err.Error(), "node w2 is down") {
 		t.Fatalf("err = %v, want the task on the down node not counted, and the node named", err)
+	}
+	if nc := (*NotConvergedError)(nil); !errors.As(err, &nc) || !slices.Equal(nc.StuckOn(), []string{"w2 (down)"}) {
+		t.Fatalf("StuckOn of %v: want the down node", err)
 	}
 	fake.PlaceTasks("s_app", "fake")
 	if err := Wait(context.Background(), fake, "s", []string{id}, WaitOptions{Timeout: time.Second, Poll: time.Millisecond}); err != nil {
