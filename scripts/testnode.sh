@@ -12,6 +12,8 @@ cmd=${1:?usage: testnode.sh up|down DIR ...}
 dir=${2:?usage: testnode.sh up|down DIR ...}
 ns=abrans1 br=abrabr0 veth=abrav1 ip=10.210.0.11
 docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
+# shellcheck source=lib/testnet.sh
+. "$(dirname "$0")/lib/testnet.sh"
 
 down() {
   for pidfile in "$dir/sshd.pid" "$dir/docker.pid"; do
@@ -21,14 +23,8 @@ down() {
     [ -s "$dir/docker.pid" ] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null || break
     sleep 0.1
   done
-  ip netns del "$ns" 2>/dev/null || true
-  # A namespace kept alive by a leftover process (a killed run) keeps its veth
-  # pair on the host side: delete it, or the next up fails with "File exists".
-  ip link del "$veth" 2>/dev/null || true
-  ip link del "$br" 2>/dev/null || true
-  iptables -t nat -D POSTROUTING -s 10.210.0.0/24 ! -o "$br" -j MASQUERADE 2>/dev/null || true
-  iptables -D DOCKER-USER -i "$br" -j ACCEPT 2>/dev/null || true
-  iptables -D DOCKER-USER -o "$br" -j ACCEPT 2>/dev/null || true
+  netns_down "$ns" "$veth"
+  bridge_down "$br" 10.210.0
 }
 
 up() {
@@ -36,32 +32,9 @@ up() {
   hostkey=${4:?host key file}
   down
   mkdir -p "$dir/data" "$dir/exec" "$dir/etc-docker"
-  ip link add "$br" type bridge
-  ip addr add 10.210.0.1/24 dev "$br"
-  ip link set "$br" up
-  iptables -t nat -A POSTROUTING -s 10.210.0.0/24 ! -o "$br" -j MASQUERADE
-  iptables -I DOCKER-USER -i "$br" -j ACCEPT
-  iptables -I DOCKER-USER -o "$br" -j ACCEPT
-  ip netns add "$ns"
-  ip link add "$veth" type veth peer name eth0 netns "$ns"
-  ip link set "$veth" master "$br" up
-  ip -n "$ns" link set lo up
-  ip -n "$ns" addr add "$ip/24" dev eth0
-  ip -n "$ns" link set eth0 up
-  ip -n "$ns" route add default via 10.210.0.1
-  cat >"$dir/sshd_config" <<CONF
-Port 22
-ListenAddress $ip
-HostKey $hostkey
-AuthorizedKeysFile $keys
-PidFile $dir/sshd.pid
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-CONF
-  mkdir -p /run/sshd
+  bridge_up "$br" 10.210.0
+  netns_up "$ns" "$veth" "$br" "$ip" 10.210.0.1
+  sshd_config "$dir/sshd_config" "$ip" "$hostkey" "$keys" "$dir/sshd.pid"
   # nsenter --net, not `ip netns exec` (which remounts /sys and kills dockerd).
   setsid nsenter --net=/run/netns/$ns unshare --uts --mount --propagation slave sh -c "
     hostname abra-node1

@@ -20,6 +20,8 @@ dir=${2:?usage: testswarm.sh up|down|load|kill-node|start-node DIR ...}
 br=abrabr1 net=10.211.0
 hostnames=(abra-mgr abra-w1 abra-w2)
 docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
+# shellcheck source=lib/testnet.sh
+. "$(dirname "$0")/lib/testnet.sh"
 node_docker() { local n=$1; shift; docker -H "unix://$dir/node$n/docker.sock" "$@"; }
 ip_of() { echo "$net.1$1"; }
 
@@ -78,14 +80,9 @@ down() {
       sleep 0.1
     done
     kill_ns "$n" || true
-    ip netns del "abrasw$n" 2>/dev/null || true
-    # A namespace kept alive by a leftover process keeps its veth pair.
-    ip link del "abrasv$n" 2>/dev/null || true
+    netns_down "abrasw$n" "abrasv$n"
   done
-  ip link del "$br" 2>/dev/null || true
-  iptables -t nat -D POSTROUTING -s "$net.0/24" ! -o "$br" -j MASQUERADE 2>/dev/null || true
-  iptables -D DOCKER-USER -i "$br" -j ACCEPT 2>/dev/null || true
-  iptables -D DOCKER-USER -o "$br" -j ACCEPT 2>/dev/null || true
+  bridge_down "$br" "$net"
 }
 
 # start_node runs node n's dockerd (and sshd on the manager) in its network
@@ -144,35 +141,12 @@ up() {
   keys=${3:?authorized_keys file}
   hostkey=${4:?host key file}
   down
-  ip link add "$br" type bridge
-  ip addr add "$net.1/24" dev "$br"
-  ip link set "$br" up
-  iptables -t nat -A POSTROUTING -s "$net.0/24" ! -o "$br" -j MASQUERADE
-  iptables -I DOCKER-USER -i "$br" -j ACCEPT
-  iptables -I DOCKER-USER -o "$br" -j ACCEPT
+  bridge_up "$br" "$net"
   for n in 1 2 3; do
     mkdir -p "$dir/node$n/data" "$dir/node$n/exec" "$dir/node$n/etc-docker"
-    ip netns add "abrasw$n"
-    ip link add "abrasv$n" type veth peer name eth0 netns "abrasw$n"
-    ip link set "abrasv$n" master "$br" up
-    ip -n "abrasw$n" link set lo up
-    ip -n "abrasw$n" addr add "$(ip_of "$n")/24" dev eth0
-    ip -n "abrasw$n" link set eth0 up
-    ip -n "abrasw$n" route add default via "$net.1"
+    netns_up "abrasw$n" "abrasv$n" "$br" "$(ip_of "$n")" "$net.1"
   done
-  cat >"$dir/sshd_config" <<CONF
-Port 22
-ListenAddress $(ip_of 1)
-HostKey $hostkey
-AuthorizedKeysFile $keys
-PidFile $dir/node1/sshd.pid
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-CONF
-  mkdir -p /run/sshd
+  sshd_config "$dir/sshd_config" "$(ip_of 1)" "$hostkey" "$keys" "$dir/node1/sshd.pid"
   for n in 1 2 3; do start_node "$n"; done
   # --advertise-addr is mandatory: a node has several addresses (docker_gwbridge).
   node_docker 1 swarm init --advertise-addr "$(ip_of 1)" >/dev/null
