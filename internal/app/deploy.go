@@ -249,11 +249,8 @@ func (d *Deployer) Deploy(ctx context.Context, a *App, o DeployOptions) (*Deploy
 			}
 			d.noteLogs(ctx, a, nc.Services)
 			if !snap.Existed() {
-				if nc.NoNode {
-					return hint.With(err, noNodeRemedy+fmt.Sprintf("; remove what was created with 'abra app undeploy %s'", a.Domain))
-				}
-				if nodes := nc.StuckOn(); len(nodes) > 0 {
-					return hint.With(err, stuckRemedy(nodes)+fmt.Sprintf("; or remove what was created with 'abra app undeploy %s'", a.Domain))
+				if r := placementRemedy(err); r != "" {
+					return hint.With(err, r+fmt.Sprintf("; remove what was created with 'abra app undeploy %s'", a.Domain))
 				}
 				return hint.With(err, fmt.Sprintf("inspect with 'abra app ps %s' and 'abra app logs %s'; remove what was created with 'abra app undeploy %s'", a.Domain, a.Domain, a.Domain))
 			}
@@ -404,29 +401,34 @@ func (d *Deployer) restore(ctx context.Context, a *App, before stack.Snapshot, t
 	}
 	if err != nil {
 		remedy := fmt.Sprintf("redeploy the version in %s with 'abra app deploy %s --force', and inspect with 'abra app ps %s'", a.Path, a.Domain, a.Domain)
-		if nodes := stuckOn(cause); len(nodes) > 0 {
-			remedy = stuckRemedy(nodes) + "; then " + remedy
+		if r := placementRemedy(cause); r != "" {
+			remedy = r + "; then " + remedy
 		}
 		return hint.With(fmt.Errorf("%w; %w: %v", cause, ErrRollbackFailed, err), remedy)
 	}
-	if errors.Is(cause, stack.ErrNoSuitableNode) {
-		return hint.With(fmt.Errorf("%w; %w", cause, ErrRolledBack), noNodeRemedy+"; the previous version runs and the env file still names it")
-	}
-	if nodes := stuckOn(cause); len(nodes) > 0 {
-		return hint.With(fmt.Errorf("%w; %w", cause, ErrRolledBack), stuckRemedy(nodes)+"; the previous version runs and the env file still names it")
+	if r := placementRemedy(cause); r != "" {
+		return hint.With(fmt.Errorf("%w; %w", cause, ErrRolledBack), r+"; the previous version runs and the env file still names it")
 	}
 	return hint.With(fmt.Errorf("%w; %w", cause, ErrRolledBack),
 		fmt.Sprintf("see why with 'abra app logs %s'; the env file still names the previous version", a.Domain))
 }
 
-// stuckOn are the nodes taking no new tasks that a deploy that did not
-// converge waited on (see stack.NotConvergedError.StuckOn).
-func stuckOn(err error) []string {
+// placementRemedy says what to do about a deploy that did not converge
+// because its tasks found no node: none satisfies the placement constraints
+// (noNodeRemedy), or the nodes that might take them take no tasks now
+// (stuckRemedy); "" for any other failure.
+func placementRemedy(err error) string {
 	var nc *stack.NotConvergedError
-	if errors.As(err, &nc) {
-		return nc.StuckOn()
+	if !errors.As(err, &nc) {
+		return ""
 	}
-	return nil
+	if nc.NoNode {
+		return noNodeRemedy
+	}
+	if nodes := nc.StuckOn(); len(nodes) > 0 {
+		return stuckRemedy(nodes)
+	}
+	return ""
 }
 
 // stuckRemedy is the hint for a deploy whose tasks waited on nodes that take
