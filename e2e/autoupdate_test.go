@@ -168,7 +168,6 @@ func opTo(t *testing.T, e *env, domain, to string) (opView, bool) {
 func TestAutomaticUpdates(t *testing.T) {
 	run(t, repoRoot, filepath.Join(repoRoot, "scripts", "build-busybox-image.sh"))
 	botRepo, _ := backupBotRecipeRepo(t)
-	run(t, repoRoot, "go", "run", "./cmd/dist", "image", "abra-agent", "--version", "0.1.0", "--tag", "git.coopcloud.tech/coop-cloud/abra-agent:0.1.0", "--load")
 	img := map[string]string{}
 	for _, v := range []string{"1.0.0", "1.1.0"} {
 		img[v] = registryImage(t, v)
@@ -182,12 +181,7 @@ func TestAutomaticUpdates(t *testing.T) {
 	run(t, rec.dir, "git", "init", "-q", "-b", "main")
 	rec.publish("1.0.0+1.0.0", img["1.0.0"], "")
 
-	agentRepo := filepath.Join(t.TempDir(), "abra-agent")
-	copyDir(t, filepath.Join(repoRoot, "recipes", "abra-agent"), agentRepo)
-	run(t, agentRepo, "git", "init", "-q", "-b", "main")
-	run(t, agentRepo, "git", "add", "-A")
-	run(t, agentRepo, "git", "commit", "-qm", "abra-agent")
-	run(t, agentRepo, "git", "tag", "-a", "0.1.0+0.1.0", "-m", "0.1.0+0.1.0")
+	agentRepo := agentRecipeRepo(t, nil)
 
 	// The webhook receiver, reached from the agent's container through the
 	// host's side of docker_gwbridge.
@@ -414,6 +408,24 @@ func TestAutomaticUpdates(t *testing.T) {
 		}
 		serves(port2, "1.2.1")
 	})
+}
+
+// agentRecipeRepo is recipes/abra-agent as a recipe remote with its release
+// 0.1.0+0.1.0 tagged, extra files (name → content) added to it, and the
+// agent's image that release names loaded into the local daemon.
+func agentRecipeRepo(t *testing.T, extra map[string]string) string {
+	t.Helper()
+	run(t, repoRoot, "go", "run", "./cmd/dist", "image", "abra-agent", "--version", "0.1.0", "--tag", "git.coopcloud.tech/coop-cloud/abra-agent:0.1.0", "--load")
+	agentRepo := filepath.Join(t.TempDir(), "abra-agent")
+	copyDir(t, filepath.Join(repoRoot, "recipes", "abra-agent"), agentRepo)
+	for name, content := range extra {
+		writeFile(t, filepath.Join(agentRepo, name), content)
+	}
+	run(t, agentRepo, "git", "init", "-q", "-b", "main")
+	run(t, agentRepo, "git", "add", "-A")
+	run(t, agentRepo, "git", "commit", "-qm", "abra-agent")
+	run(t, agentRepo, "git", "tag", "-a", "0.1.0+0.1.0", "-m", "0.1.0+0.1.0")
+	return agentRepo
 }
 
 func randomBytes(t *testing.T, n int) []byte {

@@ -83,7 +83,7 @@ func endedRuns(runs []cronRun) []cronRun {
 func TestScheduledJobs(t *testing.T) {
 	start := time.Now()
 	run(t, repoRoot, filepath.Join(repoRoot, "scripts", "build-busybox-image.sh"))
-	run(t, repoRoot, "go", "run", "./cmd/dist", "image", "abra-agent", "--version", "0.1.0", "--tag", "git.coopcloud.tech/coop-cloud/abra-agent:0.1.0", "--load")
+	agentRepo := agentRecipeRepo(t, nil)
 	t.Logf("images built in %s", time.Since(start).Round(time.Second))
 
 	recipe := filepath.Join(t.TempDir(), "crontest")
@@ -93,12 +93,6 @@ func TestScheduledJobs(t *testing.T) {
 	run(t, recipe, "git", "add", "-A")
 	run(t, recipe, "git", "commit", "-qm", "crontest")
 	run(t, recipe, "git", "tag", "-a", "0.1.0+1", "-m", "0.1.0+1")
-	agentRepo := filepath.Join(t.TempDir(), "abra-agent")
-	copyDir(t, filepath.Join(repoRoot, "recipes", "abra-agent"), agentRepo)
-	run(t, agentRepo, "git", "init", "-q", "-b", "main")
-	run(t, agentRepo, "git", "add", "-A")
-	run(t, agentRepo, "git", "commit", "-qm", "abra-agent")
-	run(t, agentRepo, "git", "tag", "-a", "0.1.0+0.1.0", "-m", "0.1.0+0.1.0")
 
 	e := newEnv(t)
 	const domain, stack = "cron.e2e.localhost", "cron_e2e_localhost"

@@ -99,7 +99,6 @@ func pushBody(ref, commit, repo string) []byte {
 // branch push redeploys the staging app at the pushed commit; forty
 // concurrent deliveries give one deploy at a time and end on the newest tag.
 func TestForgeWebhooks(t *testing.T) {
-	run(t, repoRoot, "go", "run", "./cmd/dist", "image", "abra-agent", "--version", "0.1.0", "--tag", "git.coopcloud.tech/coop-cloud/abra-agent:0.1.0", "--load")
 	img := map[string]string{"1.0.0": registryImage(t, "1.0.0"), "1.1.0": registryImage(t, "1.1.0")}
 	ensureNetwork(t, "proxy")
 
@@ -122,9 +121,7 @@ func TestForgeWebhooks(t *testing.T) {
 	}
 	publish("1.0.0+1.0.0", img["1.0.0"])
 
-	agentRepo := filepath.Join(t.TempDir(), "abra-agent")
-	copyDir(t, filepath.Join(repoRoot, "recipes", "abra-agent"), agentRepo)
-	writeFile(t, filepath.Join(agentRepo, "compose.e2e-port.yml"), `version: "3.8"
+	agentRepo := agentRecipeRepo(t, map[string]string{"compose.e2e-port.yml": `version: "3.8"
 services:
   app:
     ports:
@@ -132,11 +129,7 @@ services:
         published: 18310
         protocol: tcp
         mode: host
-`)
-	run(t, agentRepo, "git", "init", "-q", "-b", "main")
-	run(t, agentRepo, "git", "add", "-A")
-	run(t, agentRepo, "git", "commit", "-qm", "abra-agent")
-	run(t, agentRepo, "git", "tag", "-a", "0.1.0+0.1.0", "-m", "0.1.0+0.1.0")
+`})
 
 	e := newEnv(t)
 	const appA, stackA, portA = "hook1.e2e.localhost", "hook1_e2e_localhost", "18311"
